@@ -1,0 +1,20 @@
+from django.contrib.auth.backends import ModelBackend
+
+from accounts import services
+from accounts.models import Account
+from core.http import client_ip
+
+
+class InitialCodeBackend(ModelBackend):
+    """Logs in a new or re-issued account once with its initial code (初始口令)."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if not username or not password or services.initial_code_normalize(password) is None:
+            return None
+        account = Account.objects.filter(username__iexact=username).select_related("unit").first()
+        if account is None or not self.user_can_authenticate(account):
+            return None
+        ip = client_ip(request) if request is not None else None
+        if services.initial_code_consume(account=account, code=password, ip=ip):
+            return account
+        return None

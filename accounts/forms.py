@@ -1,0 +1,98 @@
+from django import forms
+from django.contrib.auth.forms import SetPasswordForm
+from django.utils.translation import gettext_lazy as _
+
+from accounts import scoping
+from accounts.models import Account, IssueKind, Role, Unit
+from accounts.services import BULK_ROLES
+
+
+class FirstPasswordForm(SetPasswordForm):
+    """Choose the password that replaces the initial code; the policy's errors show inline."""
+
+
+class _UnitCodeField(forms.CharField):
+    def __init__(self, **kwargs):
+        super().__init__(label=_("Unit code"), max_length=10, **kwargs)
+
+
+class _ActorForm(forms.Form):
+    def __init__(self, *args, actor, **kwargs):
+        self.actor = actor
+        super().__init__(*args, **kwargs)
+
+    def _unit(self) -> Unit | None:
+        code = (self.cleaned_data.get("unit_code") or "").strip()
+        unit = Unit.objects.filter(code=code).first()
+        if unit is None or not scoping.can_view_unit(self.actor, unit):
+            self.add_error("unit_code", _("No unit with this code in your jurisdiction."))
+            return None
+        return unit
+
+
+class IssueSingleForm(_ActorForm):
+    unit_code = _UnitCodeField()
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.STAFF)
+    full_name = forms.CharField(label=_("Person's name"), max_length=50, required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=30, required=False)
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=40,
+        required=False,
+        help_text=_("Leave empty to use the unit code, e.g. 130102-s1."),
+        validators=[Account.username_validator],
+    )
+    is_support_engineer = forms.BooleanField(label=_("Support engineer"), required=False)
+
+    def clean(self):
+        data = super().clean()
+        unit = self._unit()
+        if (
+            unit is not None
+            and data.get("role")
+            and not scoping.can_issue(self.actor, unit, data["role"])
+        ):
+            self.add_error(
+                "role",
+                _(
+                    "Manager accounts for your own unit come from the level above; issue a staff account."
+                )
+                if unit.pk == self.actor.unit_id
+                else _("You may not issue this account for this unit."),
+            )
+        username = (data.get("username") or "").strip()
+        if username and Account.objects.filter(username__iexact=username).exists():
+            self.add_error("username", _("This username is taken."))
+        data["unit"] = unit
+        return data
+
+
+class IssueBulkForm(_ActorForm):
+    unit_code = _UnitCodeField()
+    scope = forms.ChoiceField(
+        label=_("For"),
+        choices=[
+            (IssueKind.CHILDREN, _("every child unit of this unit")),
+            (IssueKind.SCHOOLS, _("every school under this unit")),
+        ],
+    )
+    roles = forms.ChoiceField(
+        label=_("Accounts"),
+        choices=[
+            ("manager_and_staff", _("one manager and one staff account each")),
+            ("staff", _("one staff account each")),
+            ("manager", _("one manager account each")),
+        ],
+    )
+
+    def clean(self):
+        data = super().clean()
+        data["unit"] = self._unit()
+        if data.get("roles") and data["roles"] not in BULK_ROLES:
+            self.add_error("roles", _("Unknown choice."))
+        return data
+
+
+class HandOverForm(forms.Form):
+    full_name = forms.CharField(label=_("New person's name"), max_length=50)
+    phone = forms.CharField(label=_("Phone"), max_length=30, required=False)

@@ -1,0 +1,236 @@
+"""The unit tree (单位), accounts, initial codes, issuance batches and the audit log."""
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+# A unit's path is its ancestors' codes and its own, each left-padded to this
+# width, so "everything under X" is one indexed prefix query (path LIKE 'X%')
+# and the child of X that a descendant sits under is a fixed-width substring.
+SEGMENT = 10
+MINISTRY_CODE = "000000"
+
+
+def path_segment(code: str) -> str:
+    return code.rjust(SEGMENT, "0")
+
+
+class Level(models.TextChoices):
+    MINISTRY = "ministry", _("Ministry")
+    PROVINCE = "province", _("Province")
+    PREFECTURE = "prefecture", _("Prefecture")
+    COUNTY = "county", _("County")
+    SCHOOL = "school", _("School")
+
+
+# Which levels a unit of each level may hang under (municipalities and
+# province-administered counties skip the prefecture level).
+ALLOWED_PARENT_LEVELS = {
+    Level.MINISTRY: (),
+    Level.PROVINCE: (Level.MINISTRY,),
+    Level.PREFECTURE: (Level.PROVINCE,),
+    Level.COUNTY: (Level.PROVINCE, Level.PREFECTURE),
+    Level.SCHOOL: (Level.COUNTY,),
+}
+LEVEL_ORDER = [Level.MINISTRY, Level.PROVINCE, Level.PREFECTURE, Level.COUNTY, Level.SCHOOL]
+
+
+class Unit(models.Model):
+    """A node of the administrative tree: the Ministry, a province, prefecture, county or school."""
+
+    level = models.CharField(_("level"), max_length=12, choices=Level.choices, db_index=True)
+    code = models.CharField(_("code"), max_length=10, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    path = models.CharField(max_length=SEGMENT * 6, unique=True, editable=False)
+    depth = models.PositiveSmallIntegerField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["path"]
+        verbose_name = _("unit")
+        verbose_name_plural = _("units")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(parent__isnull=True, level="ministry")
+                | Q(parent__isnull=False) & ~Q(level="ministry"),
+                name="unit_only_ministry_is_root",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    @property
+    def ancestor_codes(self) -> list[str]:
+        """Codes of this unit's ancestors, root first (not including itself)."""
+        segments = [self.path[i : i + SEGMENT] for i in range(0, len(self.path), SEGMENT)]
+        return [s.lstrip("0") or MINISTRY_CODE for s in segments[:-1]]
+
+
+class Role(models.TextChoices):
+    STAFF = "staff", _("Staff")
+    MANAGER = "manager", _("Manager")
+
+
+class AccountManager(UserManager):
+    pass
+
+
+class Account(AbstractUser):
+    """A person's login, bound to one unit, with the role staff (工作人员) or manager (管理人员)."""
+
+    unit = models.ForeignKey(
+        Unit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="accounts",
+        verbose_name=_("unit"),
+    )
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.STAFF)
+    is_support_engineer = models.BooleanField(_("support engineer"), default=False)
+    full_name = models.CharField(_("person's name"), max_length=50, blank=True)
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    must_change_password = models.BooleanField(default=True)
+    issued_by = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = AccountManager()
+
+    class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+        indexes = [models.Index(fields=["unit", "role"])]
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == Role.MANAGER
+
+
+class IssueKind(models.TextChoices):
+    SINGLE = "single", _("One account")
+    CHILDREN = "children", _("Every child unit")
+    SCHOOLS = "schools", _("Every school")
+    BOOTSTRAP = "bootstrap", _("First Ministry manager")
+    REISSUE = "reissue", _("Re-issue")
+    HANDOVER = "handover", _("Hand-over")
+
+
+class IssueBatch(models.Model):
+    """One act of issuing initial codes; carries the credential sheet for a short time."""
+
+    # Null only for the first Ministry manager, created from the command line.
+    issued_by = models.ForeignKey(Account, on_delete=models.PROTECT, null=True, related_name="+")
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=10, choices=IssueKind.choices)
+    account_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    # The plaintext codes exist only here, encrypted, until the sheet expires
+    # (CREDENTIAL_SHEET_TTL_HOURS); then only their keyed hashes remain.
+    sheet = models.BinaryField(null=True, editable=False)
+    sheet_expires_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.unit_id} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class InitialCode(models.Model):
+    """A one-time code that lets a new or re-issued account log in once and set a password."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="initial_codes")
+    batch = models.ForeignKey(
+        IssueBatch, on_delete=models.SET_NULL, null=True, related_name="codes"
+    )
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(used_at__isnull=True, revoked_at__isnull=True),
+                name="initial_code_one_live_per_account",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"code for {self.account_id}"
+
+
+class AuditQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("the audit log is append-only")
+
+    def delete(self):
+        raise TypeError("the audit log is append-only")
+
+
+class AuditAction(models.TextChoices):
+    ACCOUNT_ISSUED = "account.issued", _("Account issued")
+    ACCOUNT_REISSUED = "account.reissued", _("Initial code re-issued")
+    ACCOUNT_DISABLED = "account.disabled", _("Account disabled")
+    ACCOUNT_ENABLED = "account.enabled", _("Account enabled")
+    ACCOUNT_HANDED_OVER = "account.handed_over", _("Account handed over")
+    SHEET_DOWNLOADED = "sheet.downloaded", _("Credential sheet downloaded")
+    LOGIN_SUCCEEDED = "login.succeeded", _("Logged in")
+    LOGIN_FAILED = "login.failed", _("Failed login")
+    INITIAL_CODE_USED = "login.initial_code", _("Logged in with initial code")
+    PASSWORD_CHANGED = "password.changed", _("Password changed")
+    MFA_ACTIVATED = "mfa.activated", _("Two-factor activated")
+    MFA_DEACTIVATED = "mfa.deactivated", _("Two-factor deactivated")
+    MFA_RECOVERY_CODES = "mfa.recovery_codes", _("Recovery codes regenerated")
+    UNITS_IMPORTED = "units.imported", _("Units imported")
+
+
+class AuditEvent(models.Model):
+    """An append-only record of something done to accounts, credentials or logins."""
+
+    action = models.CharField(max_length=32, choices=AuditAction.choices, db_index=True)
+    actor = models.ForeignKey(
+        Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_username = models.CharField(max_length=150, blank=True)
+    target = models.ForeignKey(
+        Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    target_username = models.CharField(max_length=150, blank=True)
+    unit = models.ForeignKey(
+        Unit, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The concerned unit's path, kept on the row so "my subtree's log" is one prefix scan.
+    unit_path = models.CharField(max_length=SEGMENT * 6, blank=True, db_index=True)
+    detail = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor_username or '-'}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("the audit log is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("the audit log is append-only")

@@ -1,0 +1,131 @@
+"""Who may see or act on what: the one place for the platform's scoping rules.
+
+Every view, API, socket handler, admin page and command asks here. The rules:
+
+- Everything is "within my subtree": an account sees its own unit and the units
+  under it, never a parent or a sibling.
+- Staff read; only managers issue, re-issue, disable or hand over accounts.
+- A manager issues staff accounts for its own unit and below, and manager
+  accounts only for units strictly below its own (a peer manager of the same
+  unit comes from the level above).
+- A manager acts on accounts of units below its own, and on the staff accounts
+  of its own unit, never on itself or on a fellow manager of its own unit.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+
+from accounts.models import Account, AuditEvent, Role, Unit
+
+
+def is_active_account(actor) -> bool:
+    return bool(
+        actor is not None
+        and getattr(actor, "is_authenticated", False)
+        and actor.is_active
+        and actor.unit_id is not None
+    )
+
+
+def is_within(unit: Unit, ancestor: Unit) -> bool:
+    """True when `unit` is `ancestor` or sits anywhere under it."""
+    return unit.path.startswith(ancestor.path)
+
+
+def units_within(unit: Unit) -> QuerySet[Unit]:
+    return Unit.objects.filter(path__startswith=unit.path)
+
+
+def accounts_within(unit: Unit) -> QuerySet[Account]:
+    return Account.objects.filter(unit__path__startswith=unit.path)
+
+
+def is_manager(actor) -> bool:
+    return is_active_account(actor) and actor.role == Role.MANAGER
+
+
+def can_view_unit(actor, unit: Unit) -> bool:
+    return is_active_account(actor) and is_within(unit, actor.unit)
+
+
+def can_manage_unit(actor, unit: Unit) -> bool:
+    return is_manager(actor) and is_within(unit, actor.unit)
+
+
+def can_issue(actor, unit: Unit, role: str) -> bool:
+    if not can_manage_unit(actor, unit):
+        return False
+    if role == Role.MANAGER:
+        return unit.pk != actor.unit_id
+    return role == Role.STAFF
+
+
+def manageable_accounts(actor) -> QuerySet[Account]:
+    """The accounts `actor` may re-issue, disable, enable or hand over."""
+    if not is_manager(actor):
+        return Account.objects.none()
+    return (
+        accounts_within(actor.unit)
+        .exclude(pk=actor.pk)
+        .exclude(Q(unit_id=actor.unit_id) & Q(role=Role.MANAGER))
+    )
+
+
+def can_manage_account(actor, target: Account) -> bool:
+    return manageable_accounts(actor).filter(pk=target.pk).exists()
+
+
+def visible_accounts(actor) -> QuerySet[Account]:
+    """Accounts listed to `actor`: a manager sees its whole subtree; staff see none."""
+    if not is_manager(actor):
+        return Account.objects.none()
+    return accounts_within(actor.unit)
+
+
+def visible_audit_events(actor) -> QuerySet[AuditEvent]:
+    """A manager sees the audit log of its subtree."""
+    if not is_manager(actor):
+        return AuditEvent.objects.none()
+    return AuditEvent.objects.filter(unit_path__startswith=actor.unit.path)
+
+
+# --- view decorators: each view states its permission with one of these ----
+
+
+def login_and_unit_required(view):
+    """Any active account bound to a unit (staff or manager)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not is_active_account(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    wrapper.permission = "account"
+    return wrapper
+
+
+def manager_required(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not is_manager(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    wrapper.permission = "manager"
+    return wrapper
+
+
+def public(view):
+    """Marks a view that needs no login (health checks, the login page itself)."""
+    view.permission = "public"
+    return view

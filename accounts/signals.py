@@ -1,0 +1,73 @@
+"""Logins, failures and two-factor changes go to the audit log."""
+
+from allauth.account import signals as account_signals
+from allauth.mfa import signals as mfa_signals
+from django.contrib.auth import signals as auth_signals
+from django.dispatch import receiver
+
+from accounts import services
+from accounts.models import Account, AuditAction
+from core.http import client_ip
+
+
+def _ip(request):
+    return client_ip(request) if request is not None else None
+
+
+@receiver(auth_signals.user_logged_in)
+def on_login(sender, request, user, **kwargs):
+    services.audit_event(
+        action=AuditAction.LOGIN_SUCCEEDED, actor=user, target=user, ip=_ip(request)
+    )
+
+
+@receiver(auth_signals.user_login_failed)
+def on_login_failed(sender, credentials, request=None, **kwargs):
+    username = (credentials or {}).get("username") or ""
+    account = Account.objects.filter(username__iexact=username).select_related("unit").first()
+    services.audit_event(
+        action=AuditAction.LOGIN_FAILED,
+        target=account,
+        ip=_ip(request),
+        detail={"username": username[:150]},
+    )
+
+
+@receiver(mfa_signals.authenticator_added)
+def on_mfa_added(sender, request, user, authenticator, **kwargs):
+    services.audit_event(
+        action=AuditAction.MFA_ACTIVATED,
+        actor=user,
+        target=user,
+        ip=_ip(request),
+        detail={"type": authenticator.type},
+    )
+
+
+@receiver(mfa_signals.authenticator_removed)
+def on_mfa_removed(sender, request, user, authenticator, **kwargs):
+    services.audit_event(
+        action=AuditAction.MFA_DEACTIVATED,
+        actor=user,
+        target=user,
+        ip=_ip(request),
+        detail={"type": authenticator.type},
+    )
+
+
+@receiver(mfa_signals.authenticator_reset)
+def on_mfa_reset(sender, request, user, authenticator, **kwargs):
+    services.audit_event(
+        action=AuditAction.MFA_RECOVERY_CODES,
+        actor=user,
+        target=user,
+        ip=_ip(request),
+        detail={"type": authenticator.type},
+    )
+
+
+@receiver(account_signals.password_changed)
+def on_password_changed(sender, request, user, **kwargs):
+    services.audit_event(
+        action=AuditAction.PASSWORD_CHANGED, actor=user, target=user, ip=_ip(request)
+    )

