@@ -183,3 +183,10 @@ ZH = {
     "Log out": "退出",
     "Ministry of Education · Student roll system support": "教育部 · 全国中小学生学籍信息管理系统服务",
 }
+ZH.update(
+    {
+        "Forgot your password?": "忘记密码？",
+        "Accounts are handed down from the level above, so passwords are not reset by e-mail. Ask a manager of the level above you to re-issue an initial code for your account; log in with it and set a new password.": "账号由上级逐级发放，密码不通过电子邮件重置。请联系上级管理员为您的账号重新发放初始口令，使用该口令登录后设置新密码。",
+        "Back to log in": "返回登录",
+    }
+)
