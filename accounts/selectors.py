@@ -56,7 +56,7 @@ def unit_children_with_counts(*, unit: Unit) -> list[ChildRow]:
     prefix_len = len(unit.path) + SEGMENT
     unit_counts = dict(
         scoping.units_within(unit)
-        .exclude(pk=unit.pk)
+        .filter(depth__gt=unit.depth + 1)  # strictly under a child, not the child itself
         .annotate(child=Substr("path", 1, prefix_len))
         .values("child")
         .annotate(n=Count("id"))

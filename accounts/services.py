@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
@@ -192,17 +192,42 @@ def _allocate_usernames(wanted: list[tuple[Unit, str]]) -> list[str]:
         )
     )
     taken = {t.lower() for t in taken}
-    names = []
-    for unit, role in wanted:
-        base, n = _username_base(unit, role), 1
-        while f"{base}{n}" in taken:
-            n += 1
-        taken.add(f"{base}{n}")
-        names.append(f"{base}{n}")
-    return names
+    while True:
+        names, used = [], set(taken)
+        for unit, role in wanted:
+            base, n = _username_base(unit, role), 1
+            while f"{base}{n}" in used:
+                n += 1
+            used.add(f"{base}{n}")
+            names.append(f"{base}{n}")
+        # A username chosen by hand for another unit may look generated ("130102-s2").
+        clash = set(Account.objects.filter(username__in=names).values_list("username", flat=True))
+        if not clash:
+            return names
+        taken |= {c.lower() for c in clash}
 
 
-def _issue(
+ISSUE_ATTEMPTS = 3
+
+
+def _issue(**kwargs) -> IssueResult:
+    """`_issue_once`, again with fresh usernames when a concurrent issue took one of them."""
+    for attempt in range(ISSUE_ATTEMPTS):
+        try:
+            return _issue_once(**kwargs)
+        except IntegrityError as exc:
+            if attempt == ISSUE_ATTEMPTS - 1 or any(
+                e.get("username") for _u, _r, e in kwargs["wanted"]
+            ):
+                raise ValidationError(
+                    _(
+                        "The accounts could not be created because a username was taken meanwhile; try again."
+                    )
+                ) from exc
+    raise AssertionError("unreachable")
+
+
+def _issue_once(
     *,
     actor: Account | None,
     root: Unit,

@@ -6,7 +6,7 @@ from django.contrib.auth import signals as auth_signals
 from django.dispatch import receiver
 
 from accounts import services
-from accounts.models import Account, AuditAction
+from accounts.models import Account, AuditAction, Level, Unit
 from core.http import client_ip
 
 
@@ -25,9 +25,15 @@ def on_login(sender, request, user, **kwargs):
 def on_login_failed(sender, credentials, request=None, **kwargs):
     username = (credentials or {}).get("username") or ""
     account = Account.objects.filter(username__iexact=username).select_related("unit").first()
+    # Guesses at usernames that do not exist belong to nobody's unit: file them under
+    # the Ministry so that someone sees them.
+    unit = (
+        account.unit if account is not None else Unit.objects.filter(level=Level.MINISTRY).first()
+    )
     services.audit_event(
         action=AuditAction.LOGIN_FAILED,
         target=account,
+        unit=unit,
         ip=_ip(request),
         detail={"username": username[:150]},
     )

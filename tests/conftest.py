@@ -10,7 +10,9 @@ from tests import factories
 
 
 def pytest_configure(config):
-    if os.environ.get("CI") and not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
+    if os.environ.get("CI") and not (
+        os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")
+    ):
         raise pytest.UsageError("CI runs need DATABASE_URL and REDIS_URL (PostgreSQL and Redis)")
 
 
