@@ -227,11 +227,6 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.action} by {self.actor_username or '-'}"
 
-    @property
-    def subject_username(self) -> str:
-        """The account concerned, or the name someone tried to log in as."""
-        return self.target_username or str(self.detail.get("username", ""))
-
     def save(self, *args, **kwargs):
         if self.pk is not None:
             raise TypeError("the audit log is append-only")
@@ -239,3 +234,8 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("the audit log is append-only")
+
+    @property
+    def subject_username(self) -> str:
+        """The account concerned, or the name someone tried to log in as."""
+        return self.target_username or str(self.detail.get("username", ""))

@@ -190,3 +190,6 @@ ZH.update(
         "Back to log in": "返回登录",
     }
 )
+ZH["The accounts could not be created because a username was taken meanwhile; try again."] = (
+    "有用户名在此期间已被占用，账号未能创建，请重试。"
+)
