@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "accounts",
     "core",
+    "notices",
 ]
 
 MIDDLEWARE = [
@@ -89,6 +90,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # The test database is a file, not memory, so the daphne the browser tests start
+    # (tests/browser/conftest.py) can open it; one per test run, so runs side by side
+    # do not delete each other's.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache (allauth rate limits), channel layer, Celery broker -------
@@ -119,6 +124,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
+    "publish-scheduled-notices": {
+        "task": "notices.tasks.publish_due_notices",
+        "schedule": 60.0,
+    },
     "purge-expired-credential-sheets": {
         "task": "accounts.tasks.purge_expired_credential_sheets",
         "schedule": 3600.0,
@@ -201,3 +210,8 @@ LOGGING = {
 
 MINISTRY_UNIT_CODE = "000000"
 MINISTRY_UNIT_NAME = "教育部"
+
+# Notices: attachment limits (per file, per notice or reply).
+NOTICE_MAX_FILE_BYTES = env.integer("NOTICE_MAX_FILE_MB", 20) * 2**20
+NOTICE_MAX_FILES = 10
+DATA_UPLOAD_MAX_NUMBER_FILES = 20

@@ -1,13 +1,20 @@
-"""The one WebSocket per browser tab. This first version only admits or refuses;
-the notices issue adds typed events and resume."""
+"""The one WebSocket per browser tab: it admits or refuses, joins the account's groups,
+replays what the client missed, then forwards live events. No business rule lives here."""
 
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts import scoping
+from core import events, filters
 
 # Close codes a client can act on (documented in docs/websocket.md).
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_PASSWORD_CHANGE_REQUIRED = 4403
+# How many recently sent event ids a connection remembers to drop duplicates.
+SENT_MEMORY = 2000
+MAX_FRAME_BYTES = 16 * 1024
 
 
 class PlatformConsumer(AsyncJsonWebsocketConsumer):
@@ -19,11 +26,73 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
         if user.must_change_password:
             await self.close(code=CLOSE_PASSWORD_CHANGE_REQUIRED)
             return
+        self.account = user
+        self.sent: dict[int, None] = {}
+        self.joined = await database_sync_to_async(events.groups_for)(user)
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
-        await self.send_json({"type": "hello", "account": user.username})
+        latest = await database_sync_to_async(events.latest_id)()
+        await self.send_json({"type": "hello", "account": user.username, "latest_id": latest})
+        after = self._last_event_id()
+        if after is not None:
+            frames = await database_sync_to_async(events.replay)(user, after)
+            if frames is None:
+                await self.send_json({"type": "resync", "latest_id": latest})
+            else:
+                for frame in frames:
+                    await self._send_once(frame)
+                await self.send_json({"type": "resumed", "after": after, "count": len(frames)})
+
+    async def disconnect(self, code):
+        for group in getattr(self, "joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    def _last_event_id(self) -> int | None:
+        query = parse_qs(self.scope.get("query_string", b"").decode("ascii", "replace"))
+        value = (query.get("last_event_id") or [""])[0]
+        return int(value) if value.isdigit() and len(value) < 19 else None
+
+    async def _send_once(self, frame: dict) -> None:
+        event_id = frame["id"]
+        if event_id in self.sent:
+            return
+        self.sent[event_id] = None
+        if len(self.sent) > SENT_MEMORY:
+            self.sent.pop(next(iter(self.sent)))
+        await self.send_json(frame)
+
+    async def platform_event(self, message):
+        frame = message["frame"]
+        if filters.needs_check(frame["type"]):
+            wanted = await database_sync_to_async(filters.wants)(self.account, frame["type"], frame)
+            if not wanted:
+                return
+        await self._send_once(frame)
+
+    async def websocket_receive(self, message):
+        text = message.get("text")
+        if text is None or len(text) > MAX_FRAME_BYTES:
+            await self.send_json({"type": "error", "code": "frame_too_large_or_binary"})
+            return
+        await super().websocket_receive(message)
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        import json
+
+        try:
+            return json.loads(text_data)
+        except ValueError:
+            return None
 
     async def receive_json(self, content, **kwargs):
-        if not isinstance(content, dict) or content.get("type") != "ping":
-            await self.send_json({"type": "error", "code": "unknown_type"})
+        if not isinstance(content, dict):
+            await self.send_json(
+                {"type": "error", "code": "malformed", "detail": "send a JSON object"}
+            )
             return
-        await self.send_json({"type": "pong"})
+        if content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+            return
+        await self.send_json({"type": "error", "code": "unknown_type"})

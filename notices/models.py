@@ -1,0 +1,164 @@
+"""Circulars (通知), their audiences, attachments, receipts (回执) and reminders (催办)."""
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import SEGMENT, Account, Level, Unit
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SCHEDULED = "scheduled", _("Scheduled")
+    PUBLISHED = "published", _("Published")
+
+
+class Priority(models.TextChoices):
+    NORMAL = "normal", _("Normal")
+    URGENT = "urgent", _("Urgent")
+
+
+class Notice(models.Model):
+    """A circular published to one or more subtrees, filtered by level and role.
+
+    The audience is computed from the tree when someone reads: publishing writes
+    this row and a few targets, never a row per recipient."""
+
+    author = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    author_unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("body"), blank=True)
+    body_html = models.TextField(blank=True, editable=False)
+    priority = models.CharField(
+        _("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL
+    )
+    requires_ack = models.BooleanField(_("acknowledgement required"), default=False)
+    ack_deadline = models.DateTimeField(_("acknowledge by"), null=True, blank=True)
+    publish_at = models.DateTimeField(_("publish at"), null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Comma-separated levels the notice reaches, e.g. "county,school".
+    levels = models.CharField(max_length=60)
+    managers_only = models.BooleanField(_("managers only"), default=False)
+    forwarded_from = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="forwards"
+    )
+    origin = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    forward_note = models.TextField(_("forwarding note"), blank=True)
+    last_reminded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+        indexes = [models.Index(fields=["status", "publish_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def level_list(self) -> list[str]:
+        return [lv for lv in self.levels.split(",") if lv]
+
+    @property
+    def level_labels(self) -> list[str]:
+        return [Level(lv).label for lv in self.level_list]
+
+    @property
+    def source(self) -> "Notice":
+        """The notice whose attachments this one carries (itself, or the forwarded original)."""
+        return self.origin or self
+
+
+class NoticeTarget(models.Model):
+    """One subtree of a notice's audience."""
+
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="targets")
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="+")
+    path = models.CharField(max_length=SEGMENT * 6)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["notice", "unit"], name="notice_target_unique")
+        ]
+        indexes = [models.Index(fields=["path", "notice"])]
+
+    def __str__(self) -> str:
+        return f"{self.notice_id} → {self.unit_id}"
+
+
+class Receipt(models.Model):
+    """One recipient's read and acknowledgement of a notice, written when they act."""
+
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="receipts")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="+")
+    # The reader's unit path, kept here so statistics group receipts without joins.
+    unit_path = models.CharField(max_length=SEGMENT * 6)
+    read_at = models.DateTimeField(default=timezone.now)
+    acked_at = models.DateTimeField(null=True, blank=True)
+    reply = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["notice", "account"], name="receipt_unique")]
+        indexes = [
+            models.Index(fields=["notice", "unit_path"]),
+            models.Index(fields=["account", "notice"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notice_id} read by {self.account_id}"
+
+
+def _attachment_path(instance, filename):
+    return f"private/notices/{timezone.now():%Y/%m}/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    """A file on a notice, or on a receipt's reply. Served only through a view that
+    checks the reader may see it; stored under a random name, never a public URL."""
+
+    notice = models.ForeignKey(
+        Notice, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    receipt = models.ForeignKey(
+        Receipt, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    file = models.FileField(upload_to=_attachment_path, max_length=200)
+    name = models.CharField(max_length=200)
+    size = models.PositiveBigIntegerField()
+    uploaded_by = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(notice__isnull=False, receipt__isnull=True)
+                | models.Q(notice__isnull=True, receipt__isnull=False),
+                name="attachment_belongs_to_one",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Reminder(models.Model):
+    """A 催办 sent for a notice: to those who have not read, or not acknowledged."""
+
+    class Mode(models.TextChoices):
+        UNREAD = "unread", _("not read")
+        UNACKED = "unacked", _("not acknowledged")
+
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="reminders")
+    sent_by = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    mode = models.CharField(max_length=10, choices=Mode.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"reminder {self.notice_id} {self.mode}"

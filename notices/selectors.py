@@ -1,0 +1,346 @@
+"""Who a notice reaches, who may read it, see its statistics or forward it, and the
+reads behind the inbox and the statistics. The audience rule lives here only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import reduce
+from operator import or_
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Substr
+from django.http import Http404
+from django.utils import timezone
+
+from accounts import scoping
+from accounts.models import SEGMENT, Account, Level, Role, Unit
+from core.events import ancestor_paths
+from notices.models import Attachment, Notice, NoticeTarget, Receipt, Reminder, Status
+
+# --- the audience rule ------------------------------------------------------
+
+
+def reaches(notice: Notice, account) -> bool:
+    """True when `account` is in the notice's audience (a recipient)."""
+    if not scoping.is_active_account(account) or notice.status != Status.PUBLISHED:
+        return False
+    if account.unit.level not in notice.level_list:
+        return False
+    if notice.managers_only and account.role != Role.MANAGER:
+        return False
+    return any(account.unit.path.startswith(t.path) for t in notice.targets.all())
+
+
+def received(account) -> QuerySet[Notice]:
+    """Published notices whose audience includes `account`: the inbox, unfiltered."""
+    if not scoping.is_active_account(account):
+        return Notice.objects.none()
+    qs = Notice.objects.filter(status=Status.PUBLISHED, levels__contains=account.unit.level).filter(
+        Exists(
+            NoticeTarget.objects.filter(
+                notice=OuterRef("pk"), path__in=ancestor_paths(account.unit)
+            )
+        )
+    )
+    if account.role != Role.MANAGER:
+        qs = qs.filter(managers_only=False)
+    return qs
+
+
+def _touches_audience(notice: Notice, unit: Unit) -> bool:
+    """The unit lies inside a target subtree, or a target lies inside the unit's subtree."""
+    return any(
+        unit.path.startswith(t.path) or t.path.startswith(unit.path) for t in notice.targets.all()
+    )
+
+
+def can_view_stats(account, notice: Notice) -> bool:
+    """The author, and managers along the audience (within the author's subtree and
+    over or inside one of its subtrees) see who has read and acknowledged."""
+    if not scoping.is_active_account(account):
+        return False
+    if notice.author_id == account.pk:
+        return True
+    return (
+        notice.status == Status.PUBLISHED
+        and scoping.is_manager(account)
+        and scoping.is_within(account.unit, notice.author_unit)
+        and _touches_audience(notice, account.unit)
+    )
+
+
+def can_read(account, notice: Notice) -> bool:
+    if notice.status != Status.PUBLISHED:
+        return notice.author_id == getattr(account, "pk", None) and scoping.is_active_account(
+            account
+        )
+    return reaches(notice, account) or can_view_stats(account, notice)
+
+
+def can_forward(account, notice: Notice) -> bool:
+    """A manager who received the notice, or oversees part of its audience, may pass it down."""
+    return (
+        scoping.is_manager(account)
+        and notice.status == Status.PUBLISHED
+        and (reaches(notice, account) or can_view_stats(account, notice))
+    )
+
+
+def can_edit(account, notice: Notice) -> bool:
+    return notice.author_id == getattr(account, "pk", None) and notice.status != Status.PUBLISHED
+
+
+def notice_readable_or_404(*, account, pk: int) -> Notice:
+    notice = (
+        Notice.objects.select_related("author", "author_unit", "forwarded_from", "origin")
+        .prefetch_related("targets__unit")
+        .filter(pk=pk)
+        .first()
+    )
+    if notice is None or not can_read(account, notice):
+        raise Http404
+    return notice
+
+
+def audience_accounts(notice: Notice) -> QuerySet[Account]:
+    """Active accounts the notice reaches, computed from the tree."""
+    targets = list(notice.targets.all())
+    if not targets:
+        return Account.objects.none()
+    qs = Account.objects.filter(is_active=True, unit__level__in=notice.level_list).filter(
+        reduce(or_, (Q(unit__path__startswith=t.path) for t in targets))
+    )
+    if notice.managers_only:
+        qs = qs.filter(role=Role.MANAGER)
+    return qs
+
+
+def audience_units(notice: Notice) -> QuerySet[Unit]:
+    targets = list(notice.targets.all())
+    if not targets:
+        return Unit.objects.none()
+    return Unit.objects.filter(level__in=notice.level_list).filter(
+        reduce(or_, (Q(path__startswith=t.path) for t in targets))
+    )
+
+
+def reminder_applies(account, payload: dict) -> bool:
+    """A reminder reaches only those who have not yet read (or acknowledged) the notice."""
+    receipts = Receipt.objects.filter(
+        notice_id=payload.get("notice", {}).get("id"), account=account
+    )
+    if payload.get("mode") == Reminder.Mode.UNACKED:
+        return not receipts.filter(acked_at__isnull=False).exists()
+    return not receipts.exists()
+
+
+# --- inbox -------------------------------------------------------------------
+
+INBOX_FILTERS = ("unread", "ack", "urgent", "overdue")
+
+
+def inbox(*, account, flt: str = "", q: str = "") -> QuerySet[Notice]:
+    mine = Receipt.objects.filter(notice=OuterRef("pk"), account=account)
+    qs = (
+        received(account)
+        .select_related("author_unit")
+        .annotate(
+            is_read=Exists(mine),
+            is_acked=Exists(mine.filter(acked_at__isnull=False)),
+        )
+        .order_by("-published_at", "-id")
+    )
+    now = timezone.now()
+    if flt == "unread":
+        qs = qs.filter(is_read=False)
+    elif flt == "ack":
+        qs = qs.filter(requires_ack=True, is_acked=False)
+    elif flt == "urgent":
+        qs = qs.filter(priority="urgent")
+    elif flt == "overdue":
+        qs = qs.filter(requires_ack=True, is_acked=False, ack_deadline__lt=now)
+    if q:
+        qs = qs.filter(Q(title__icontains=q) | Q(body__icontains=q))
+    return qs
+
+
+def unread_count(account) -> int:
+    if not scoping.is_active_account(account) or account.must_change_password:
+        return 0
+    return (
+        received(account)
+        .exclude(Exists(Receipt.objects.filter(notice=OuterRef("pk"), account=account)))
+        .count()
+    )
+
+
+def sent(*, account) -> QuerySet[Notice]:
+    """Notices this account wrote (drafts, scheduled and published)."""
+    return (
+        Notice.objects.filter(author=account).select_related("author_unit").order_by("-created_at")
+    )
+
+
+def receipt_of(*, account, notice: Notice) -> Receipt | None:
+    return Receipt.objects.filter(notice=notice, account=account).first()
+
+
+def forward_chain(notice: Notice) -> list[Notice]:
+    """The original first, then each forwarding down to `notice`."""
+    chain, current = [], notice
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.forwarded_from
+    return list(reversed(chain))
+
+
+def attachment_readable_or_404(*, account, notice_pk: int, pk: int) -> Attachment:
+    notice = notice_readable_or_404(account=account, pk=notice_pk)
+    attachment = Attachment.objects.filter(pk=pk).select_related("receipt").first()
+    if attachment is None:
+        raise Http404
+    if attachment.notice_id is not None:
+        if attachment.notice_id != notice.source.pk:
+            raise Http404
+        return attachment
+    # A reply's file: its writer, the notice's author, and statistics viewers over its unit.
+    receipt = attachment.receipt
+    if receipt.notice_id != notice.pk:
+        raise Http404
+    if receipt.account_id == account.pk:
+        return attachment
+    if can_view_stats(account, notice) and (
+        notice.author_id == account.pk or scoping.is_within(receipt.unit, account.unit)
+    ):
+        return attachment
+    raise Http404
+
+
+# --- statistics -----------------------------------------------------------------
+
+
+@dataclass
+class StatsRow:
+    unit: Unit | None  # None: accounts of the viewed unit itself
+    accounts: int = 0
+    read: int = 0
+    acked: int = 0
+    units: int = 0
+    units_read: int = 0
+
+    @property
+    def unread(self) -> int:
+        return self.accounts - self.read
+
+    @property
+    def unacked(self) -> int:
+        return self.accounts - self.acked
+
+
+def stats_root(*, account, notice: Notice) -> Unit:
+    """Where a viewer's statistics start: the author's unit for the author, else the viewer's."""
+    return notice.author_unit if notice.author_id == account.pk else account.unit
+
+
+def stats_unit_or_404(*, account, notice: Notice, code: str | None) -> Unit:
+    root = stats_root(account=account, notice=notice)
+    if not code:
+        return root
+    unit = Unit.objects.filter(code=code).first()
+    if unit is None or not scoping.is_within(unit, root):
+        raise Http404
+    return unit
+
+
+def stats(*, notice: Notice, unit: Unit) -> tuple[StatsRow, list[StatsRow]]:
+    """Totals under `unit` and one row per child unit: audience accounts, read and
+    acknowledged, and audience units with at least one reader. A few grouped
+    queries whatever the size of the audience."""
+    prefix = len(unit.path) + SEGMENT
+    children = {c.path: c for c in unit.children.all()}
+    rows = {path: StatsRow(unit=c) for path, c in children.items()}
+    own = StatsRow(unit=None)
+
+    def row(path: str) -> StatsRow:
+        return rows.get(path) or own
+
+    accounts = (
+        audience_accounts(notice)
+        .filter(unit__path__startswith=unit.path)
+        .annotate(child=Substr("unit__path", 1, prefix))
+        .values("child")
+        .annotate(n=Count("id"))
+    )
+    for r in accounts:
+        row(r["child"]).accounts += r["n"]
+    receipts = (
+        Receipt.objects.filter(notice=notice, unit_path__startswith=unit.path)
+        .annotate(child=Substr("unit_path", 1, prefix))
+        .values("child")
+        .annotate(
+            read=Count("id"),
+            acked=Count("id", filter=Q(acked_at__isnull=False)),
+            units_read=Count("unit", distinct=True),
+        )
+    )
+    for r in receipts:
+        target = row(r["child"])
+        target.read += r["read"]
+        target.acked += r["acked"]
+        target.units_read += r["units_read"]
+    units = (
+        audience_units(notice)
+        .filter(path__startswith=unit.path)
+        .annotate(child=Substr("path", 1, prefix))
+        .values("child")
+        .annotate(n=Count("id"))
+    )
+    for r in units:
+        row(r["child"]).units += r["n"]
+    listed = [r for r in rows.values() if r.accounts or r.units]
+    listed.sort(key=lambda r: r.unit.code)
+    total = StatsRow(unit=unit)
+    for r in [own, *listed]:
+        for field in ("accounts", "read", "acked", "units", "units_read"):
+            setattr(total, field, getattr(total, field) + getattr(r, field))
+    if own.accounts or own.units:
+        listed.insert(0, own)
+    return total, listed
+
+
+def laggards(*, notice: Notice, unit: Unit, mode: str = "unread", limit: int = 500):
+    """Audience units under `unit` with nobody who has read (or acknowledged), and the
+    audience accounts under it who have not — the drill-down of the statistics."""
+    done = Receipt.objects.filter(notice=notice)
+    if mode == "unacked":
+        done = done.filter(acked_at__isnull=False)
+    units = (
+        audience_units(notice)
+        .filter(path__startswith=unit.path)
+        .exclude(Exists(done.filter(unit=OuterRef("pk"))))
+        .order_by("path")[:limit]
+    )
+    people = (
+        audience_accounts(notice)
+        .filter(unit__path__startswith=unit.path)
+        .exclude(Exists(done.filter(account=OuterRef("pk"))))
+        .select_related("unit")
+        .order_by("unit__path", "username")[:limit]
+    )
+    return list(units), list(people)
+
+
+def replies(*, notice: Notice, unit: Unit):
+    """Acknowledgements with their replies and files, under `unit`."""
+    return (
+        Receipt.objects.filter(
+            notice=notice, unit_path__startswith=unit.path, acked_at__isnull=False
+        )
+        .select_related("account", "unit")
+        .prefetch_related("attachments")
+        .order_by("unit_path", "acked_at")
+    )
+
+
+def targetable_levels() -> list[tuple[str, str]]:
+    return [(lv.value, lv.label) for lv in Level if lv != Level.MINISTRY]

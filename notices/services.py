@@ -1,0 +1,462 @@
+"""Writes for notices: drafts, publishing, receipts, acknowledgements, forwarding and
+reminders. Each runs in one transaction and announces itself through core.events."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from datetime import timedelta
+
+import bleach
+import markdown
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import scoping
+from accounts.models import Level, Unit
+from core import events
+from notices import selectors
+from notices.models import Attachment, Notice, NoticeTarget, Priority, Receipt, Reminder, Status
+
+# --- body and files -----------------------------------------------------------
+
+ALLOWED_TAGS = [
+    "p",
+    "br",
+    "strong",
+    "em",
+    "b",
+    "i",
+    "u",
+    "s",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "code",
+    "pre",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "hr",
+    "a",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+]
+ALLOWED_ATTRIBUTES = {"a": ["href", "title"], "th": ["align"], "td": ["align"]}
+ALLOWED_PROTOCOLS = ["http", "https", "mailto"]
+MAX_BODY = 50_000
+MAX_TITLE = 200
+
+ALLOWED_EXTENSIONS = {
+    ".pdf",
+    ".ofd",
+    ".doc",
+    ".docx",
+    ".wps",
+    ".xls",
+    ".xlsx",
+    ".et",
+    ".csv",
+    ".ppt",
+    ".pptx",
+    ".dps",
+    ".txt",
+    ".zip",
+    ".rar",
+    ".7z",
+    ".jpg",
+    ".jpeg",
+    ".png",
+}
+
+
+def render_body(text: str) -> str:
+    """Markdown to HTML, then bleach's allowlist: nothing active survives."""
+    html = markdown.markdown(text, extensions=["tables", "sane_lists"])
+    return bleach.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        protocols=ALLOWED_PROTOCOLS,
+        strip=True,
+    )
+
+
+def clean_file_name(name: str) -> str:
+    base = os.path.basename(name.replace("\\", "/")).strip()
+    base = "".join(ch for ch in base if ch.isprintable() and ch not in '<>:"|?*')
+    return base[:200] or "file"
+
+
+def check_files(files) -> list[str]:
+    """Every reason the uploads cannot be stored; empty when they all can."""
+    errors = []
+    if len(files) > settings.NOTICE_MAX_FILES:
+        errors.append(_("At most %d files may be attached.") % settings.NOTICE_MAX_FILES)
+    for f in files:
+        name = clean_file_name(f.name)
+        ext = os.path.splitext(name)[1].lower()
+        if ext not in ALLOWED_EXTENSIONS:
+            errors.append(
+                _(
+                    "%(name)s: files of type “%(ext)s” are not accepted; use PDF, Office/WPS, CSV, text, images or archives."
+                )
+                % {"name": name, "ext": ext or "?"}
+            )
+        if f.size > settings.NOTICE_MAX_FILE_BYTES:
+            errors.append(
+                _("%(name)s is %(size).1f MB; the limit is %(limit)d MB.")
+                % {
+                    "name": name,
+                    "size": f.size / 2**20,
+                    "limit": settings.NOTICE_MAX_FILE_BYTES // 2**20,
+                }
+            )
+        if f.size == 0:
+            errors.append(_("%s is empty.") % name)
+    return errors
+
+
+def _store_files(files, *, account, stored: list, notice=None, receipt=None) -> None:
+    """Write the files and their rows; `stored` collects the paths for `_undo_files`."""
+    for f in files:
+        attachment = Attachment(
+            notice=notice,
+            receipt=receipt,
+            name=clean_file_name(f.name),
+            size=f.size,
+            uploaded_by=account,
+        )
+        attachment.file.save(attachment.name, f, save=False)
+        stored.append(attachment.file.name)
+        attachment.save()
+
+
+@contextmanager
+def _undo_files():
+    """Files written in a transaction that then fails are removed: nothing half-written stays."""
+    stored: list[str] = []
+    try:
+        yield stored
+    except BaseException:
+        storage = Attachment.file.field.storage
+        for path in stored:
+            storage.delete(path)
+        raise
+
+
+# --- audience -------------------------------------------------------------------
+
+
+def resolve_audience(
+    *, actor, codes: list[str], levels: list[str], managers_only: bool
+) -> list[Unit]:
+    """The target subtrees, checked against the actor's own subtree; overlapping ones merged."""
+    errors = []
+    codes = list(dict.fromkeys(c.strip() for c in codes if c.strip()))
+    if not codes:
+        errors.append(_("Choose at least one unit to send to."))
+    allowed_levels = {lv.value for lv in Level if lv != Level.MINISTRY}
+    if not levels or any(lv not in allowed_levels for lv in levels):
+        errors.append(_("Choose at least one level to send to."))
+    units = {u.code: u for u in Unit.objects.filter(code__in=codes)}
+    for code in codes:
+        unit = units.get(code)
+        if unit is None:
+            errors.append(_("No unit has the code %s.") % code)
+        elif not scoping.can_manage_unit(actor, unit):
+            errors.append(_("%(unit)s is outside your jurisdiction.") % {"unit": unit})
+    if errors:
+        raise ValidationError(errors)
+    roots = sorted(units.values(), key=lambda u: len(u.path))
+    merged: list[Unit] = []
+    for unit in roots:
+        if not any(unit.path.startswith(m.path) for m in merged):
+            merged.append(unit)
+    return merged
+
+
+def _set_targets(notice: Notice, roots: list[Unit]) -> None:
+    notice.targets.all().delete()
+    NoticeTarget.objects.bulk_create(
+        [NoticeTarget(notice=notice, unit=u, path=u.path) for u in roots]
+    )
+
+
+def _check_reaches_someone(notice: Notice) -> None:
+    if not selectors.audience_units(notice).exists():
+        raise ValidationError(
+            _(
+                "No unit of the chosen levels lies under the chosen units: the notice would reach nobody."
+            )
+        )
+
+
+# --- drafts and publishing --------------------------------------------------------
+
+
+def notice_save(
+    *,
+    actor,
+    title: str,
+    body: str,
+    priority: str,
+    requires_ack: bool,
+    ack_deadline,
+    publish_at,
+    target_codes: list[str],
+    levels: list[str],
+    managers_only: bool,
+    files=(),
+    notice: Notice | None = None,
+) -> Notice:
+    """Create or update a draft with its audience and new attachments."""
+    if not scoping.is_manager(actor):
+        raise PermissionDenied(_("Only managers publish notices."))
+    if notice is not None and not selectors.can_edit(actor, notice):
+        raise PermissionDenied(_("Only the author edits an unpublished notice."))
+    errors = []
+    title = title.strip()
+    if not title:
+        errors.append(_("The title is empty."))
+    if len(title) > MAX_TITLE or len(body) > MAX_BODY:
+        errors.append(_("The title or body is too long."))
+    if priority not in Priority.values:
+        errors.append(_("Unknown priority."))
+    if requires_ack and ack_deadline is not None and ack_deadline <= timezone.now():
+        errors.append(_("The acknowledgement deadline is in the past."))
+    errors += check_files(list(files))
+    if errors:
+        raise ValidationError(errors)
+    roots = resolve_audience(
+        actor=actor, codes=target_codes, levels=levels, managers_only=managers_only
+    )
+    with _undo_files() as stored, transaction.atomic():
+        notice = notice or Notice(author=actor, author_unit=actor.unit)
+        notice.title, notice.body, notice.body_html = title, body, render_body(body)
+        notice.priority, notice.requires_ack = priority, requires_ack
+        notice.ack_deadline = ack_deadline if requires_ack else None
+        notice.publish_at = publish_at
+        notice.levels = ",".join(lv for lv in (x.value for x in Level) if lv in levels)
+        notice.managers_only = managers_only
+        notice.status = Status.DRAFT
+        notice.save()
+        _set_targets(notice, roots)
+        _check_reaches_someone(notice)
+        _store_files(files, account=actor, stored=stored, notice=notice)
+    return notice
+
+
+def attachment_delete(*, actor, attachment: Attachment) -> None:
+    notice = attachment.notice
+    if notice is None or not selectors.can_edit(actor, notice):
+        raise PermissionDenied
+    attachment.file.delete(save=False)
+    attachment.delete()
+
+
+def _announce(notice: Notice) -> None:
+    notice.refresh_from_db()
+    roots = [t.unit for t in notice.targets.select_related("unit")]
+    events.publish(
+        kind="notice.published",
+        payload={"notice": notice_summary(notice)},
+        groups=events.audience_groups(
+            roots=roots, levels=notice.level_list, managers_only=notice.managers_only
+        )
+        + [events.account_group(notice.author_id)],
+    )
+
+
+def notice_summary(notice: Notice) -> dict:
+    return {
+        "id": notice.pk,
+        "title": notice.title,
+        "priority": notice.priority,
+        "author_unit": notice.author_unit.name,
+        "published_at": notice.published_at.isoformat() if notice.published_at else None,
+        "requires_ack": notice.requires_ack,
+        "ack_deadline": notice.ack_deadline.isoformat() if notice.ack_deadline else None,
+        "forwarded": notice.forwarded_from_id is not None,
+        "url": reverse("notice_detail", args=[notice.pk]),
+    }
+
+
+def notice_publish(*, actor, notice: Notice) -> Notice:
+    """Publish now, or schedule for `publish_at`. One row and a few events, whatever the audience."""
+    if not selectors.can_edit(actor, notice):
+        raise PermissionDenied(_("Only the author publishes a draft."))
+    now = timezone.now()
+    with transaction.atomic():
+        if notice.publish_at and notice.publish_at > now:
+            Notice.objects.filter(pk=notice.pk, status=Status.DRAFT).update(status=Status.SCHEDULED)
+        else:
+            _publish_now(notice.pk, now, from_status=(Status.DRAFT, Status.SCHEDULED))
+    notice.refresh_from_db()
+    return notice
+
+
+def _publish_now(pk: int, now, *, from_status) -> bool:
+    """Conditional update: a notice is published (and announced) once."""
+    done = Notice.objects.filter(pk=pk, status__in=from_status).update(
+        status=Status.PUBLISHED, published_at=now
+    )
+    if done:
+        _announce(Notice.objects.select_related("author_unit").get(pk=pk))
+    return bool(done)
+
+
+def notices_publish_due() -> int:
+    """Publish the scheduled notices whose time has come (Celery beat, every minute)."""
+    now = timezone.now()
+    count = 0
+    for pk in Notice.objects.filter(status=Status.SCHEDULED, publish_at__lte=now).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            count += _publish_now(pk, now, from_status=(Status.SCHEDULED,))
+    return count
+
+
+# --- receipts -------------------------------------------------------------------------
+
+
+def notice_mark_read(*, account, notice: Notice) -> Receipt | None:
+    """Opening a notice marks it read for a recipient (others leave no receipt)."""
+    if not selectors.reaches(notice, account):
+        return None
+    existing = selectors.receipt_of(account=account, notice=notice)
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return Receipt.objects.create(
+                notice=notice, account=account, unit=account.unit, unit_path=account.unit.path
+            )
+    except IntegrityError:  # the same person opened it in two tabs at once
+        return selectors.receipt_of(account=account, notice=notice)
+
+
+def notice_acknowledge(*, account, notice: Notice, reply: str = "", files=()) -> Receipt:
+    """回执: the recipient confirms, optionally with a reply and files (e.g. a weekly report)."""
+    if not selectors.reaches(notice, account):
+        raise PermissionDenied(_("This notice is not addressed to you."))
+    if not notice.requires_ack:
+        raise ValidationError(_("This notice does not ask for an acknowledgement."))
+    reply = reply.strip()
+    errors = check_files(list(files))
+    if len(reply) > 2000:
+        errors.append(_("The reply is longer than 2,000 characters."))
+    if errors:
+        raise ValidationError(errors)
+    with _undo_files() as stored, transaction.atomic():
+        receipt = notice_mark_read(account=account, notice=notice)
+        receipt = Receipt.objects.select_for_update().get(pk=receipt.pk)
+        if receipt.acked_at is not None:
+            raise ValidationError(_("You have already acknowledged this notice."))
+        receipt.acked_at, receipt.reply = timezone.now(), reply
+        receipt.save(update_fields=["acked_at", "reply"])
+        _store_files(files, account=account, stored=stored, receipt=receipt)
+        events.publish(
+            kind="notice.acknowledged",
+            payload={"notice": {"id": notice.pk}, "unit": account.unit.name},
+            groups=[events.account_group(notice.author_id)],
+        )
+    return receipt
+
+
+# --- forwarding and reminders -----------------------------------------------------------
+
+
+def notice_forward(
+    *,
+    actor,
+    notice: Notice,
+    target_codes: list[str],
+    levels: list[str],
+    managers_only: bool,
+    note: str,
+) -> Notice:
+    """转发: pass a received notice down into (part of) the actor's own subtree with a note."""
+    if not selectors.can_forward(actor, notice):
+        raise PermissionDenied(_("You may not forward this notice."))
+    note = note.strip()
+    if len(note) > 5000:
+        raise ValidationError(_("The note is longer than 5,000 characters."))
+    roots = resolve_audience(
+        actor=actor, codes=target_codes, levels=levels, managers_only=managers_only
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        forward = Notice.objects.create(
+            author=actor,
+            author_unit=actor.unit,
+            title=notice.title,
+            body=notice.body,
+            body_html=notice.body_html,
+            priority=notice.priority,
+            requires_ack=notice.requires_ack,
+            ack_deadline=notice.ack_deadline,
+            levels=",".join(lv for lv in (x.value for x in Level) if lv in levels),
+            managers_only=managers_only,
+            forwarded_from=notice,
+            origin=notice.source,
+            forward_note=note,
+            status=Status.DRAFT,
+        )
+        _set_targets(forward, roots)
+        _check_reaches_someone(forward)
+        _publish_now(forward.pk, now, from_status=(Status.DRAFT,))
+    forward.refresh_from_db()
+    return forward
+
+
+REMINDER_INTERVAL = timedelta(hours=1)
+
+
+def notice_remind(*, actor, notice: Notice, mode: str) -> Reminder:
+    """催办: an urgent real-time reminder to those who have not read (or acknowledged);
+    at most once an hour per notice."""
+    if not selectors.can_view_stats(actor, notice) or notice.status != Status.PUBLISHED:
+        raise PermissionDenied(_("You may not send reminders for this notice."))
+    if mode not in Reminder.Mode.values or (
+        mode == Reminder.Mode.UNACKED and not notice.requires_ack
+    ):
+        raise ValidationError(_("Unknown reminder."))
+    now = timezone.now()
+    with transaction.atomic():
+        due = Q(last_reminded_at__isnull=True) | Q(last_reminded_at__lte=now - REMINDER_INTERVAL)
+        claimed = Notice.objects.filter(due, pk=notice.pk).update(last_reminded_at=now)
+        if not claimed:
+            notice.refresh_from_db()
+            wait = notice.last_reminded_at + REMINDER_INTERVAL - now
+            minutes = max(1, int(wait.total_seconds() // 60) + 1)
+            raise ValidationError(
+                _("A reminder was sent less than an hour ago; try again in %d minutes.") % minutes,
+                code="too_soon",
+            )
+        reminder = Reminder.objects.create(notice=notice, sent_by=actor, mode=mode)
+        roots = [t.unit for t in notice.targets.select_related("unit")]
+        if notice.author_id != actor.pk:
+            # A manager along the audience reminds only its own part of it.
+            roots = [actor.unit if actor.unit.path.startswith(r.path) else r for r in roots]
+            roots = [r for r in roots if r.path.startswith(actor.unit.path)]
+        events.publish(
+            kind="notice.reminder",
+            payload={"notice": notice_summary(notice), "mode": mode, "by": actor.unit.name},
+            groups=events.audience_groups(
+                roots=roots, levels=notice.level_list, managers_only=notice.managers_only
+            ),
+        )
+    return reminder
