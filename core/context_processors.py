@@ -5,7 +5,18 @@ from accounts import scoping
 
 def platform(request):
     user = getattr(request, "user", None)
-    return {
+    live = bool(
+        user is not None and scoping.is_active_account(user) and not user.must_change_password
+    )
+    context = {
         "platform_name": settings.PLATFORM_NAME,
         "is_manager": scoping.is_manager(user) if user is not None else False,
+        "live": live,
     }
+    if live:
+        from core import events
+        from notices import selectors as notices
+
+        context["unread_notices"] = notices.unread_count(user)
+        context["last_event_id"] = events.latest_id()
+    return context

@@ -285,6 +285,7 @@ def notice_summary(notice: Notice) -> dict:
         "title": notice.title,
         "priority": notice.priority,
         "author_unit": notice.author_unit.name,
+        "author_id": notice.author_id,
         "published_at": notice.published_at.isoformat() if notice.published_at else None,
         "requires_ack": notice.requires_ack,
         "ack_deadline": notice.ack_deadline.isoformat() if notice.ack_deadline else None,

@@ -1,0 +1,118 @@
+import re
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from notices.models import Priority, Reminder
+from notices.selectors import targetable_levels
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if not data:
+            return []
+        files = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleFileField, self).clean(f, initial) for f in files]
+
+
+def split_codes(value: str) -> list[str]:
+    return [c for c in re.split(r"[\s,，;；、]+", value or "") if c]
+
+
+class AudienceFields(forms.Form):
+    target_codes = forms.CharField(
+        label=_("Send to units (codes)"),
+        max_length=2000,
+        help_text=_(
+            "One or more unit codes in your jurisdiction, separated by spaces or commas; each reaches the unit and everything under it."
+        ),
+    )
+    levels = forms.MultipleChoiceField(
+        label=_("Levels"),
+        choices=targetable_levels,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Which levels of those subtrees receive it."),
+    )
+    managers_only = forms.BooleanField(label=_("Managers only"), required=False)
+
+    def clean_target_codes(self):
+        return split_codes(self.cleaned_data["target_codes"])
+
+
+class NoticeForm(AudienceFields):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    body = forms.CharField(
+        label=_("Body"),
+        widget=forms.Textarea(attrs={"rows": 10}),
+        required=False,
+        max_length=50_000,
+        help_text=_("Markdown: **bold**, lists, tables and links."),
+    )
+    priority = forms.ChoiceField(
+        label=_("Priority"), choices=Priority.choices, initial=Priority.NORMAL
+    )
+    requires_ack = forms.BooleanField(label=_("Ask for an acknowledgement (回执)"), required=False)
+    ack_deadline = forms.DateTimeField(
+        label=_("Acknowledge by"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    publish_at = forms.DateTimeField(
+        label=_("Publish at (leave empty to publish at once)"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    files = MultipleFileField(label=_("Attachments"))
+
+    field_order = [
+        "title",
+        "body",
+        "priority",
+        "target_codes",
+        "levels",
+        "managers_only",
+        "requires_ack",
+        "ack_deadline",
+        "publish_at",
+        "files",
+    ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("requires_ack") and not data.get("ack_deadline"):
+            self.add_error("ack_deadline", _("Give a deadline for the acknowledgement."))
+        return data
+
+
+class ForwardForm(AudienceFields):
+    note = forms.CharField(
+        label=_("Forwarding note"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        max_length=5000,
+    )
+
+    field_order = ["note", "target_codes", "levels", "managers_only"]
+
+
+class AckForm(forms.Form):
+    reply = forms.CharField(
+        label=_("Reply (optional)"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=2000,
+    )
+    files = MultipleFileField(label=_("Files (optional)"))
+
+
+class ReminderForm(forms.Form):
+    mode = forms.ChoiceField(choices=Reminder.Mode.choices)

@@ -1,0 +1,333 @@
+"""Notice pages. Each view states its permission with an `accounts.scoping` decorator
+and checks the notice through `notices.selectors`; writes go through `notices.services`."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts import scoping
+from notices import exports, selectors, services
+from notices.forms import AckForm, ForwardForm, NoticeForm, ReminderForm
+from notices.models import Notice, Status
+
+PAGE_SIZE = 30
+
+
+def _form_errors(form, exc: ValidationError) -> None:
+    for message in exc.messages:
+        form.add_error(None, message)
+
+
+@scoping.login_and_unit_required
+def inbox(request):
+    flt = request.GET.get("filter", "")
+    flt = flt if flt in selectors.INBOX_FILTERS else ""
+    q = request.GET.get("q", "").strip()[:100]
+    page = Paginator(selectors.inbox(account=request.user, flt=flt, q=q), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "notices/inbox.html",
+        {"page": page, "flt": flt, "q": q, "now": timezone.now(), "filters": _filter_labels()},
+    )
+
+
+def _filter_labels():
+    return [
+        ("", _("All")),
+        ("unread", _("Unread")),
+        ("ack", _("Needs acknowledgement")),
+        ("urgent", _("Urgent")),
+        ("overdue", _("Overdue")),
+    ]
+
+
+@scoping.login_and_unit_required
+def unread_count(request):
+    return JsonResponse({"unread": selectors.unread_count(request.user)})
+
+
+@scoping.manager_required
+def sent(request):
+    page = Paginator(selectors.sent(account=request.user), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "notices/sent.html", {"page": page})
+
+
+@scoping.manager_required
+def compose(request, pk=None):
+    notice = None
+    if pk is not None:
+        notice = Notice.objects.filter(pk=pk).first()
+        if notice is None or not selectors.can_edit(request.user, notice):
+            raise Http404
+    if request.method == "POST":
+        form = NoticeForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                notice = services.notice_save(
+                    actor=request.user,
+                    notice=notice,
+                    title=data["title"],
+                    body=data["body"],
+                    priority=data["priority"],
+                    requires_ack=data["requires_ack"],
+                    ack_deadline=data["ack_deadline"],
+                    publish_at=data["publish_at"],
+                    target_codes=data["target_codes"],
+                    levels=data["levels"],
+                    managers_only=data["managers_only"],
+                    files=data["files"],
+                )
+                if request.POST.get("action") == "publish":
+                    notice = services.notice_publish(actor=request.user, notice=notice)
+                    if notice.status == Status.SCHEDULED:
+                        messages.success(request, _("The notice is scheduled."))
+                    else:
+                        messages.success(request, _("The notice is published."))
+                    return redirect("notice_detail", pk=notice.pk)
+                messages.success(request, _("The draft is saved."))
+                return redirect("notice_edit", pk=notice.pk)
+            except ValidationError as exc:
+                _form_errors(form, exc)
+    elif notice is not None:
+        form = NoticeForm(
+            initial={
+                "title": notice.title,
+                "body": notice.body,
+                "priority": notice.priority,
+                "requires_ack": notice.requires_ack,
+                "ack_deadline": notice.ack_deadline and timezone.localtime(notice.ack_deadline),
+                "publish_at": notice.publish_at and timezone.localtime(notice.publish_at),
+                "target_codes": " ".join(
+                    t.unit.code for t in notice.targets.select_related("unit")
+                ),
+                "levels": notice.level_list,
+                "managers_only": notice.managers_only,
+            }
+        )
+    else:
+        form = NoticeForm(
+            initial={
+                "target_codes": request.user.unit.code,
+                "levels": _default_levels(request.user),
+            }
+        )
+    return render(request, "notices/compose.html", {"form": form, "notice": notice})
+
+
+def _default_levels(account) -> list[str]:
+    from accounts.models import LEVEL_ORDER
+
+    below = LEVEL_ORDER[LEVEL_ORDER.index(account.unit.level) + 1 :]
+    return [lv.value for lv in below[:1]]
+
+
+@require_POST
+@scoping.manager_required
+def publish(request, pk):
+    notice = Notice.objects.filter(pk=pk).first()
+    if notice is None or not selectors.can_edit(request.user, notice):
+        raise Http404
+    notice = services.notice_publish(actor=request.user, notice=notice)
+    messages.success(
+        request,
+        _("The notice is scheduled.")
+        if notice.status == Status.SCHEDULED
+        else _("The notice is published."),
+    )
+    return redirect("notice_detail", pk=notice.pk)
+
+
+@require_POST
+@scoping.manager_required
+def attachment_delete(request, pk, attachment_pk):
+    notice = Notice.objects.filter(pk=pk).first()
+    if notice is None or not selectors.can_edit(request.user, notice):
+        raise Http404
+    attachment = notice.attachments.filter(pk=attachment_pk).first()
+    if attachment is None:
+        raise Http404
+    services.attachment_delete(actor=request.user, attachment=attachment)
+    return redirect("notice_edit", pk=notice.pk)
+
+
+@scoping.login_and_unit_required
+def detail(request, pk):
+    notice = selectors.notice_readable_or_404(account=request.user, pk=pk)
+    receipt = services.notice_mark_read(account=request.user, notice=notice)
+    return render(
+        request,
+        "notices/detail.html",
+        {
+            "notice": notice,
+            "receipt": receipt,
+            "recipient": selectors.reaches(notice, request.user),
+            "attachments": notice.source.attachments.all(),
+            "chain": selectors.forward_chain(notice),
+            "can_forward": selectors.can_forward(request.user, notice),
+            "can_stats": selectors.can_view_stats(request.user, notice),
+            "can_edit": selectors.can_edit(request.user, notice),
+            "ack_form": AckForm(),
+            "now": timezone.now(),
+        },
+    )
+
+
+@require_POST
+@scoping.login_and_unit_required
+def acknowledge(request, pk):
+    notice = selectors.notice_readable_or_404(account=request.user, pk=pk)
+    form = AckForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.notice_acknowledge(
+                account=request.user,
+                notice=notice,
+                reply=form.cleaned_data["reply"],
+                files=form.cleaned_data["files"],
+            )
+            messages.success(request, _("Acknowledged."))
+            return redirect("notice_detail", pk=notice.pk)
+        except (ValidationError, PermissionDenied) as exc:
+            for message in getattr(exc, "messages", [str(exc)]):
+                messages.error(request, message)
+    else:
+        for errors in form.errors.values():
+            for message in errors:
+                messages.error(request, message)
+    return redirect("notice_detail", pk=notice.pk)
+
+
+@scoping.manager_required
+def forward(request, pk):
+    notice = selectors.notice_readable_or_404(account=request.user, pk=pk)
+    if not selectors.can_forward(request.user, notice):
+        raise PermissionDenied
+    form = ForwardForm(
+        request.POST or None,
+        initial={"target_codes": request.user.unit.code, "levels": _default_levels(request.user)},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            forwarded = services.notice_forward(
+                actor=request.user,
+                notice=notice,
+                target_codes=data["target_codes"],
+                levels=data["levels"],
+                managers_only=data["managers_only"],
+                note=data["note"],
+            )
+            messages.success(request, _("The notice is forwarded."))
+            return redirect("notice_detail", pk=forwarded.pk)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+    return render(request, "notices/forward.html", {"notice": notice, "form": form})
+
+
+def _stats_context(request, pk):
+    notice = selectors.notice_readable_or_404(account=request.user, pk=pk)
+    if not selectors.can_view_stats(request.user, notice):
+        raise PermissionDenied
+    unit = selectors.stats_unit_or_404(
+        account=request.user, notice=notice, code=request.GET.get("unit")
+    )
+    return notice, unit
+
+
+@scoping.login_and_unit_required
+def stats(request, pk):
+    notice, unit = _stats_context(request, pk)
+    total, rows = selectors.stats(notice=notice, unit=unit)
+    mode = "unacked" if request.GET.get("show") == "unacked" and notice.requires_ack else "unread"
+    units, people = selectors.laggards(notice=notice, unit=unit, mode=mode, limit=200)
+    root = selectors.stats_root(account=request.user, notice=notice)
+    trail = [u for u in _trail(unit) if scoping.is_within(u, root)]
+    return render(
+        request,
+        "notices/stats.html",
+        {
+            "notice": notice,
+            "unit": unit,
+            "trail": trail,
+            "total": total,
+            "rows": rows,
+            "mode": mode,
+            "lag_units": units,
+            "lag_people": people,
+            "reminders": notice.reminders.select_related("sent_by").order_by("-created_at")[:5],
+        },
+    )
+
+
+def _trail(unit):
+    from accounts.models import Unit
+
+    codes = unit.ancestor_codes + [unit.code]
+    found = {u.code: u for u in Unit.objects.filter(code__in=codes)}
+    return [found[c] for c in codes if c in found]
+
+
+@scoping.login_and_unit_required
+def replies(request, pk):
+    notice, unit = _stats_context(request, pk)
+    page = Paginator(selectors.replies(notice=notice, unit=unit), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "notices/replies.html", {"notice": notice, "unit": unit, "page": page})
+
+
+@scoping.login_and_unit_required
+def export(request, pk):
+    notice, unit = _stats_context(request, pk)
+    content = exports.stats_workbook(notice=notice, unit=unit)
+    response = HttpResponse(
+        content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = f'attachment; filename="notice-{notice.pk}-{unit.code}.xlsx"'
+    return response
+
+
+@require_POST
+@scoping.login_and_unit_required
+def remind(request, pk):
+    notice = selectors.notice_readable_or_404(account=request.user, pk=pk)
+    form = ReminderForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Unknown reminder."))
+    else:
+        try:
+            services.notice_remind(
+                actor=request.user, notice=notice, mode=form.cleaned_data["mode"]
+            )
+            messages.success(request, _("The reminder is sent to those who have not done it yet."))
+        except (ValidationError, PermissionDenied) as exc:
+            for message in getattr(exc, "messages", [str(exc)]):
+                messages.error(request, message)
+    return redirect(f"{request.path.rsplit('/remind/', 1)[0]}/stats/")
+
+
+@scoping.login_and_unit_required
+def attachment(request, pk, attachment_pk):
+    item = selectors.attachment_readable_or_404(
+        account=request.user, notice_pk=pk, pk=attachment_pk
+    )
+    try:
+        handle = item.file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    response = FileResponse(
+        handle, as_attachment=True, filename=item.name, content_type="application/octet-stream"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,149 @@
+// The one WebSocket per tab: resumes from the last event id it saw, reconnects with
+// jittered backoff, and turns events into toasts, the unread badge and live rows.
+// Protocol: docs/websocket.md.
+"use strict";
+(function () {
+  const body = document.body;
+  if (!body || body.dataset.live !== "1") return;
+
+  const KEY = "xj.lastEventId";
+  const accountId = Number(body.dataset.accountId);
+  // Events up to the page's own id are already on the page: never toast them again.
+  const floor = Number(body.dataset.lastEventId || 0);
+  let last = Math.max(floor, Number(sessionStorage.getItem(KEY) || 0));
+  const seen = new Set();
+  const toasts = document.getElementById("toasts");
+  const t = (name) => (toasts && toasts.dataset["t" + name]) || name;
+  let attempt = 0;
+  let socket = null;
+  let offlineToast = null;
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${scheme}://${location.host}/ws/?last_event_id=${last}`);
+    socket.addEventListener("open", () => {
+      attempt = 0;
+      if (offlineToast) { offlineToast.remove(); offlineToast = null; }
+    });
+    socket.addEventListener("message", (event) => {
+      let frame;
+      try { frame = JSON.parse(event.data); } catch (_) { return; }
+      handle(frame);
+    });
+    socket.addEventListener("close", (event) => {
+      if (event.code === 4401) { location.assign("/auth/login/?next=" + encodeURIComponent(location.pathname)); return; }
+      if (event.code === 4403) { location.assign("/password/first/"); return; }
+      if (!offlineToast && attempt > 0) offlineToast = toast(t("Offline"), "", null, true);
+      // Jittered exponential backoff, 1 s up to 5 min, so a restart is not a stampede.
+      const delay = Math.min(300000, 1000 * 2 ** attempt) * (0.5 + Math.random());
+      attempt += 1;
+      setTimeout(connect, delay);
+    });
+  }
+
+  function handle(frame) {
+    if (typeof frame.id === "number") {
+      if (frame.id <= floor || seen.has(frame.id)) return;
+      seen.add(frame.id);
+      if (seen.size > 5000) seen.delete(seen.values().next().value);
+      if (frame.id > last) { last = frame.id; sessionStorage.setItem(KEY, String(last)); }
+    }
+    switch (frame.type) {
+      case "notice.published": onNotice(frame); break;
+      case "notice.reminder": onReminder(frame); break;
+      case "notice.acknowledged": onAcknowledged(frame); break;
+      case "resync": refreshBadge(); if (document.getElementById("inbox-rows")) location.reload(); break;
+      default: break;
+    }
+    document.dispatchEvent(new CustomEvent("platform:event", { detail: frame }));
+  }
+
+  function onNotice(frame) {
+    const n = frame.notice;
+    if (!n) return;
+    const mine = n.author_id === accountId;
+    if (!mine) bumpBadge(1);
+    toast(mine ? n.title : `${t("New")}: ${n.title}`, n.author_unit, n.url, n.priority === "urgent");
+    insertInboxRow(n);
+  }
+
+  function onReminder(frame) {
+    const n = frame.notice;
+    if (n) toast(`${t("Reminder")}: ${n.title}`, frame.by || n.author_unit, n.url, true);
+  }
+
+  function onAcknowledged(frame) {
+    toast(`${t("Ack")} ${frame.unit || ""}`, "", null, false);
+    const stats = document.getElementById("stats-total");
+    if (stats && frame.notice && String(frame.notice.id) === stats.dataset.noticeId) location.reload();
+  }
+
+  function bumpBadge(by) {
+    const badge = document.getElementById("unread-badge");
+    if (!badge) return;
+    const value = Math.max(0, Number(badge.textContent || 0) + by);
+    badge.textContent = String(value);
+    badge.classList.toggle("zero", value === 0);
+  }
+
+  function refreshBadge() {
+    fetch("/notices/unread.json", { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((data) => { if (data) { const b = document.getElementById("unread-badge"); if (b) { b.textContent = String(data.unread); b.classList.toggle("zero", data.unread === 0); } } })
+      .catch(() => {});
+  }
+
+  function insertInboxRow(n) {
+    const rows = document.getElementById("inbox-rows");
+    if (!rows || rows.dataset.liveInsert !== "1" || n.author_id === accountId) return;
+    if (rows.querySelector(`tr[data-notice-id="${Number(n.id)}"]`)) return;
+    const empty = rows.querySelector("tr.empty-row");
+    if (empty) empty.remove();
+    const tr = document.createElement("tr");
+    tr.className = "unread fresh";
+    tr.dataset.noticeId = String(n.id);
+    const title = document.createElement("td");
+    const link = document.createElement("a");
+    link.href = n.url;
+    link.textContent = n.title;
+    title.appendChild(link);
+    if (n.priority === "urgent") {
+      const badge = document.createElement("span");
+      badge.className = "badge urgent";
+      badge.textContent = t("Urgent");
+      title.append(" ", badge);
+    }
+    const from = document.createElement("td");
+    from.textContent = n.author_unit;
+    const when = document.createElement("td");
+    when.textContent = (n.published_at || "").slice(0, 16).replace("T", " ");
+    const status = document.createElement("td");
+    status.textContent = "●";
+    tr.append(title, from, when, status);
+    rows.prepend(tr);
+  }
+
+  function toast(title, detail, url, sticky) {
+    if (!toasts) return null;
+    const box = document.createElement("div");
+    box.className = sticky ? "toast urgent" : "toast";
+    box.setAttribute("role", "status");
+    const strong = document.createElement("strong");
+    strong.textContent = title;
+    box.appendChild(strong);
+    if (detail) { const p = document.createElement("div"); p.textContent = detail; box.appendChild(p); }
+    if (url) { const a = document.createElement("a"); a.href = url; a.textContent = t("Open"); box.appendChild(a); }
+    const close = document.createElement("button");
+    close.type = "button"; close.className = "link close"; close.textContent = "×";
+    close.addEventListener("click", () => box.remove());
+    box.appendChild(close);
+    toasts.appendChild(box);
+    if (!sticky) setTimeout(() => box.remove(), 8000);
+    return box;
+  }
+
+  // Keep idle links alive through NATs that cut them at 60 s.
+  setInterval(() => { if (socket && socket.readyState === WebSocket.OPEN) socket.send('{"type":"ping"}'); }, 25000);
+  window.platformSocket = { get lastEventId() { return last; } };
+  connect();
+})();
