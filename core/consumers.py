@@ -20,11 +20,16 @@ MAX_FRAME_BYTES = 16 * 1024
 class PlatformConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
+        refusal = None
         if user is None or not user.is_authenticated or not scoping.is_active_account(user):
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        if user.must_change_password:
-            await self.close(code=CLOSE_PASSWORD_CHANGE_REQUIRED)
+            refusal = CLOSE_UNAUTHENTICATED
+        elif user.must_change_password:
+            refusal = CLOSE_PASSWORD_CHANGE_REQUIRED
+        if refusal is not None:
+            # Accept first: a close before the handshake is an HTTP 403 and the
+            # browser would see 1006, not the code that tells it what to do.
+            await self.accept()
+            await self.close(code=refusal)
             return
         self.account = user
         self.sent: dict[int, None] = {}

@@ -10,7 +10,6 @@ never skip, when it is missing.
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -163,6 +162,13 @@ def _test_database_url() -> str:
     pytest.fail(f"daphne_server cannot share a {connection.vendor} database", pytrace=False)
 
 
+def _redacted(url: str) -> str:
+    """The URL with any password replaced, for failure messages."""
+    import re
+
+    return re.sub(r"(//[^/:@]*:)[^@]*@", r"\1***@", url)
+
+
 def _daphne_env(database_url: str) -> dict[str, str]:
     """daphne's whole environment, stated rather than inherited: the pytest process's
     DATABASE_URL names the non-test database, and DJANGO_ALLOW_ASYNC_UNSAFE (set for
@@ -194,12 +200,12 @@ def _daphne_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def _wait_until_healthy(proc: subprocess.Popen, url: str, log: Path) -> None:
+def _wait_until_healthy(proc: subprocess.Popen, url: str) -> None:
     deadline = time.monotonic() + DAPHNE_START_TIMEOUT
     last_error = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise _DaphneDidNotStart(f"daphne exited with code {proc.returncode}", log)
+            raise _DaphneDidNotStart(f"daphne exited with code {proc.returncode}")
         try:
             with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310
                 if response.status == 200:
@@ -209,15 +215,12 @@ def _wait_until_healthy(proc: subprocess.Popen, url: str, log: Path) -> None:
             last_error = repr(e)
         time.sleep(0.1)
     raise _DaphneDidNotStart(
-        f"GET {url}/healthz did not answer 200 within {DAPHNE_START_TIMEOUT}s (last: {last_error})",
-        log,
+        f"GET {url}/healthz did not answer 200 within {DAPHNE_START_TIMEOUT}s (last: {last_error})"
     )
 
 
 class _DaphneDidNotStart(Exception):
-    def __init__(self, reason: str, log: Path):
-        super().__init__(reason)
-        self.log = log
+    pass
 
 
 def _stop(proc: subprocess.Popen) -> int | None:
@@ -249,10 +252,11 @@ def daphne_server(django_db_setup, tmp_path_factory):
 
     for attempt in range(1, 4):
         port = _free_port()
+        argv = [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
         log = log_dir / f"daphne-{attempt}.log"
         with open(log, "wb") as log_file:
             proc = subprocess.Popen(  # noqa: S603
-                [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+                argv,
                 cwd=PROJECT_DIR,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -261,18 +265,18 @@ def daphne_server(django_db_setup, tmp_path_factory):
             )
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_until_healthy(proc, url, log)
+            _wait_until_healthy(proc, url)
             break
         except _DaphneDidNotStart as e:
-            _stop(proc)
-            # Another process took the port between _free_port() and daphne's bind.
-            if "Address already in use" in _tail(log) and attempt < 3:
-                continue
+            failure = str(e)
+        _stop(proc)
+        # Another process took the port between _free_port() and daphne's bind: retry.
+        if "Address already in use" not in _tail(log) or attempt == 3:
             pytest.fail(
-                f"daphne did not start: {e}\n"
-                f"command: {DAPHNE} -b 127.0.0.1 -p {port} config.asgi:application\n"
-                f"DATABASE_URL={env['DATABASE_URL']} REDIS_URL={env['REDIS_URL']}\n"
-                f"--- last lines of {log} ---\n{_tail(e.log)}",
+                f"daphne did not start: {failure}\n"
+                f"command: {' '.join(argv)}\n"
+                f"DATABASE_URL={_redacted(env['DATABASE_URL'])} REDIS_URL={env['REDIS_URL']}\n"
+                f"--- last lines of {log} ---\n{_tail(log)}",
                 pytrace=False,
             )
 
@@ -286,8 +290,12 @@ def daphne_server(django_db_setup, tmp_path_factory):
             f"SIGTERM and was killed\n--- last lines of {log} ---\n{_tail(log)}",
             pytrace=False,
         )
-    if code not in (0, -15):
-        sys.stderr.write(f"daphne exited with code {code}\n--- last lines ---\n{_tail(log)}\n")
+    if code != 0:
+        pytest.fail(
+            f"daphne (pid {proc.pid}) exited with code {code} on SIGTERM\n"
+            f"--- last lines of {log} ---\n{_tail(log)}",
+            pytrace=False,
+        )
 
 
 @pytest.fixture
