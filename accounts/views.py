@@ -22,8 +22,10 @@ PAGE_SIZE = 50
 
 @scoping.login_and_unit_required
 def home(request):
+    from notices import selectors as notices
+
     user = request.user
-    context = {"unit": user.unit}
+    context = {"unit": user.unit, "latest_notices": notices.inbox(account=user)[:5]}
     if scoping.is_manager(user):
         accounts = scoping.accounts_within(user.unit)
         context.update(

@@ -327,3 +327,4 @@ ZH.update(
         "People": "人员",
     }
 )
+ZH.update({"Latest notices": "最新通知", "All notices": "全部通知"})
