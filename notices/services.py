@@ -287,6 +287,10 @@ def notice_summary(notice: Notice) -> dict:
         "author_unit": notice.author_unit.name,
         "author_id": notice.author_id,
         "published_at": notice.published_at.isoformat() if notice.published_at else None,
+        # Shown as is by the browser client: the platform's time zone, as on the pages.
+        "published_local": timezone.localtime(notice.published_at).strftime("%Y-%m-%d %H:%M")
+        if notice.published_at
+        else "",
         "requires_ack": notice.requires_ack,
         "ack_deadline": notice.ack_deadline.isoformat() if notice.ack_deadline else None,
         "forwarded": notice.forwarded_from_id is not None,

@@ -116,9 +116,9 @@
     const from = document.createElement("td");
     from.textContent = n.author_unit;
     const when = document.createElement("td");
-    when.textContent = (n.published_at || "").slice(0, 16).replace("T", " ");
+    when.textContent = n.published_local || "";
     const status = document.createElement("td");
-    status.textContent = "●";
+    status.textContent = t("Unread");
     tr.append(title, from, when, status);
     rows.prepend(tr);
   }
