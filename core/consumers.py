@@ -56,7 +56,8 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
     def _last_event_id(self) -> int | None:
         query = parse_qs(self.scope.get("query_string", b"").decode("ascii", "replace"))
         value = (query.get("last_event_id") or [""])[0]
-        return int(value) if value.isdigit() and len(value) < 19 else None
+        # isdigit() alone admits "²", which int() refuses.
+        return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
 
     async def _send_once(self, frame: dict) -> None:
         event_id = frame["id"]
@@ -77,8 +78,15 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
 
     async def websocket_receive(self, message):
         text = message.get("text")
-        if text is None or len(text) > MAX_FRAME_BYTES:
+        if (
+            text is None
+            or len(text) > MAX_FRAME_BYTES
+            or len(text.encode("utf-8", "replace")) > MAX_FRAME_BYTES  # CJK: 3 bytes a character
+        ):
             await self.send_json({"type": "error", "code": "frame_too_large_or_binary"})
+            return
+        if not text:  # Channels raises on an empty text frame
+            await self.receive_json(None)
             return
         await super().websocket_receive(message)
 
@@ -88,7 +96,7 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
 
         try:
             return json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting too deep
             return None
 
     async def receive_json(self, content, **kwargs):

@@ -13,7 +13,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts import scoping
-from accounts.models import SEGMENT, Account, Level, Role, Unit
+from accounts.models import LEVEL_ORDER, SEGMENT, Account, Level, Role, Unit
 from core.events import ancestor_paths
 from notices.models import Attachment, Notice, NoticeTarget, Receipt, Reminder, Status
 
@@ -48,9 +48,13 @@ def received(account) -> QuerySet[Notice]:
 
 
 def _touches_audience(notice: Notice, unit: Unit) -> bool:
-    """The unit lies inside a target subtree, or a target lies inside the unit's subtree."""
+    """The unit lies inside a target subtree at or above an audience level, or a target lies
+    inside the unit's subtree. (A unit below every audience level has nobody addressed.)"""
+    deepest = max((LEVEL_ORDER.index(lv) for lv in notice.level_list), default=-1)
+    above_deepest = LEVEL_ORDER.index(unit.level) <= deepest
     return any(
-        unit.path.startswith(t.path) or t.path.startswith(unit.path) for t in notice.targets.all()
+        (above_deepest and unit.path.startswith(t.path)) or t.path.startswith(unit.path)
+        for t in notice.targets.all()
     )
 
 
