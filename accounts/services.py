@@ -415,6 +415,7 @@ def _new_code_for(
         # A new unusable password changes the session hash: every open session ends.
         account.password = make_password(None)
         account.must_change_password = True
+        _end_open_sockets(account)
         account.save(update_fields=["password", "must_change_password", "full_name", "phone"])
         batch = IssueBatch.objects.create(
             issued_by=actor, unit=account.unit, kind=kind, account_count=1, created_at=now
@@ -442,6 +443,13 @@ def _new_code_for(
         batch.sheet_expires_at = now + timedelta(hours=settings.CREDENTIAL_SHEET_TTL_HOURS)
         batch.save(update_fields=["sheet", "sheet_expires_at"])
     return IssueResult(batch=batch, rows=[row])
+
+
+def _end_open_sockets(account: Account) -> None:
+    """Sessions end at their next HTTP request; open sockets are told now and close (4401)."""
+    from core import events
+
+    events.publish(kind="session.ended", payload={}, groups=[events.account_group(account.pk)])
 
 
 def account_reissue(*, actor: Account, account: Account, ip: str | None = None) -> IssueResult:
@@ -491,6 +499,8 @@ def account_set_active(
     with transaction.atomic():
         account.is_active = active
         account.save(update_fields=["is_active"])
+        if not active:
+            _end_open_sockets(account)
         audit_event(
             action=AuditAction.ACCOUNT_ENABLED if active else AuditAction.ACCOUNT_DISABLED,
             actor=actor,

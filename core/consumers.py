@@ -70,6 +70,10 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
 
     async def platform_event(self, message):
         frame = message["frame"]
+        if frame["type"] == "session.ended":
+            # Disabled, re-issued or handed over: this session is no longer valid.
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
         if filters.needs_check(frame["type"]):
             wanted = await database_sync_to_async(filters.wants)(self.account, frame["type"], frame)
             if not wanted:

@@ -418,3 +418,20 @@ def test_an_event_published_while_redis_is_down_is_replayed_on_reconnect(people,
 
     replayed = async_to_sync(conversation)()
     assert [f["notice"]["id"] for f in replayed] == [notice.pk]
+
+
+def test_disabling_an_account_closes_its_open_socket_with_4401(tree):
+    from accounts import services as accounts
+    from tests import factories
+
+    manager = factories.manager(tree.prefecture)
+    clerk = factories.staff(tree.county)
+    headers = headers_for(clerk)
+
+    async def scenario():
+        socket, _ = await open_socket(headers)
+        await sync_to_async(accounts.account_set_active)(actor=manager, account=clerk, active=False)
+        return await socket.receive_output(timeout=5)
+
+    message = async_to_sync(scenario)()
+    assert (message["type"], message.get("code")) == ("websocket.close", 4401)
