@@ -196,6 +196,7 @@ class AuditAction(models.TextChoices):
     MFA_DEACTIVATED = "mfa.deactivated", _("Two-factor deactivated")
     MFA_RECOVERY_CODES = "mfa.recovery_codes", _("Recovery codes regenerated")
     UNITS_IMPORTED = "units.imported", _("Units imported")
+    CHAT_MESSAGE_REMOVED = "chat.message_removed", _("Chat message removed")
 
 
 class AuditEvent(models.Model):

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "accounts",
     "core",
     "notices",
+    "chat",
 ]
 
 MIDDLEWARE = [

@@ -21,6 +21,7 @@ urlpatterns = [
     path("people/<int:pk>/hand-over/", accounts.account_hand_over, name="account_hand_over"),
     path("audit/", accounts.audit_log, name="audit_log"),
     path("notices/", include("notices.urls")),
+    path("chat/", include("chat.urls")),
     path("auth/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", core.healthz, name="healthz"),

@@ -7,6 +7,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts import scoping
+from chat import handlers as chat_handlers
+from chat import services as chat_services
 from core import events, filters
 
 # Close codes a client can act on (documented in docs/websocket.md).
@@ -34,6 +36,7 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
         self.account = user
         self.sent: dict[int, None] = {}
         self.joined = await database_sync_to_async(events.groups_for)(user)
+        self.joined += [chat_services.room_group(pk) for pk in await chat_handlers.rooms_for(user)]
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
@@ -74,6 +77,8 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
             # Disabled, re-issued or handed over: this session is no longer valid.
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        if frame["type"] in ("chat.room_added", "chat.room_removed"):
+            await self._follow_room(frame)
         if filters.needs_check(frame["type"]):
             wanted = await database_sync_to_async(filters.wants)(self.account, frame["type"], frame)
             if not wanted:

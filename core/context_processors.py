@@ -14,9 +14,11 @@ def platform(request):
         "live": live,
     }
     if live:
+        from chat import selectors as chat
         from core import events
         from notices import selectors as notices
 
         context["unread_notices"] = notices.unread_count(user)
+        context["unread_chat"] = chat.unread_total(user)
         context["last_event_id"] = events.latest_id()
     return context

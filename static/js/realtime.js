@@ -24,6 +24,7 @@
     socket.addEventListener("open", () => {
       attempt = 0;
       if (offlineToast) { offlineToast.remove(); offlineToast = null; }
+      document.dispatchEvent(new CustomEvent("platform:open"));
     });
     socket.addEventListener("message", (event) => {
       let frame;
@@ -52,6 +53,7 @@
       case "notice.published": onNotice(frame); break;
       case "notice.reminder": onReminder(frame); break;
       case "notice.acknowledged": onAcknowledged(frame); break;
+      case "chat.mention": toast(`@ ${frame.by || ""}`, frame.room ? frame.room.name : "", frame.room ? `/chat/${Number(frame.room.id)}/` : null, false); break;
       case "resync": refreshBadge(); if (document.getElementById("inbox-rows")) location.reload(); break;
       default: break;
     }
@@ -144,6 +146,15 @@
 
   // Keep idle links alive through NATs that cut them at 60 s.
   setInterval(() => { if (socket && socket.readyState === WebSocket.OPEN) socket.send('{"type":"ping"}'); }, 25000);
-  window.platformSocket = { get lastEventId() { return last; } };
+  window.platformSocket = {
+    get lastEventId() { return last; },
+    // Send a frame; false when the socket is not open (the caller keeps it and retries).
+    send(frame) {
+      if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+      socket.send(JSON.stringify(frame));
+      return true;
+    },
+    get open() { return !!socket && socket.readyState === WebSocket.OPEN; },
+  };
   connect();
 })();

@@ -1,0 +1,124 @@
+"""Socket frames for chat, each turned into one service call. The consumer in
+core/consumers.py dispatches `chat.*` and `presence.*` frames here."""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+
+from chat import selectors, services
+
+SYNC_LIMIT = 200
+
+
+def _rooms_for(account) -> list[int]:
+    services.region_rooms_ensure(account)
+    return list(selectors.rooms_of(account).values_list("pk", flat=True))
+
+
+rooms_for = database_sync_to_async(_rooms_for)
+
+
+def _int(value) -> int | None:
+    return (
+        value
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53
+        else None
+    )
+
+
+def _send(account, content) -> dict:
+    room_id = _int(content.get("room"))
+    if room_id is None:
+        return {"type": "error", "code": "malformed", "detail": "room must be a room id"}
+    try:
+        room = selectors.room_or_404(account=account, pk=room_id)
+        message = services.message_post(account=account, room=room, body=content.get("body"))
+    except Http404:
+        return {"type": "error", "code": "not_a_member", "room": room_id}
+    except PermissionDenied as exc:
+        return {"type": "error", "code": "forbidden", "room": room_id, "detail": str(exc)}
+    except ValidationError as exc:
+        return {
+            "type": "error",
+            "code": "invalid",
+            "room": room_id,
+            "detail": " ".join(exc.messages),
+        }
+    except services.RateLimited as exc:
+        return {
+            "type": "error",
+            "code": "rate_limited",
+            "room": room_id,
+            "retry_after": exc.retry_after,
+        }
+    return {"type": "chat.sent", "room": room_id, "seq": message.seq, "message_id": message.pk}
+
+
+def _sync(account, content) -> list[dict]:
+    rooms = content.get("rooms")
+    if not isinstance(rooms, dict) or len(rooms) > 500:
+        return [
+            {
+                "type": "error",
+                "code": "malformed",
+                "detail": "rooms must map room ids to sequence numbers",
+            }
+        ]
+    frames = []
+    for key, after in rooms.items():
+        room_id = (
+            int(key)
+            if isinstance(key, str) and key.isascii() and key.isdigit() and len(key) < 16
+            else None
+        )
+        after = _int(after)
+        if room_id is None or after is None:
+            frames.append(
+                {
+                    "type": "error",
+                    "code": "malformed",
+                    "detail": "rooms must map room ids to sequence numbers",
+                }
+            )
+            continue
+        try:
+            room = selectors.room_or_404(account=account, pk=room_id)
+        except Http404:
+            frames.append({"type": "error", "code": "not_a_member", "room": room_id})
+            continue
+        missed = selectors.messages_after(room=room, after=after, limit=SYNC_LIMIT + 1)
+        if len(missed) > SYNC_LIMIT:
+            frames.append({"type": "chat.resync", "room": room_id, "last_seq": room.last_seq})
+            continue
+        frames.extend(services.message_frame(m) for m in missed)
+    frames.append({"type": "chat.synced"})
+    return frames
+
+
+def _read(account, content) -> dict | None:
+    room_id, seq = _int(content.get("room")), _int(content.get("seq"))
+    if room_id is None or seq is None:
+        return {"type": "error", "code": "malformed", "detail": "room and seq must be numbers"}
+    try:
+        room = selectors.room_or_404(account=account, pk=room_id)
+    except Http404:
+        return {"type": "error", "code": "not_a_member", "room": room_id}
+    services.mark_read(account=account, room=room, seq=seq)
+    return None
+
+
+def _presence(account, content) -> None:
+    if content.get("state") == "away":
+        services.presence_away(account)
+    else:
+        services.presence_beat(account)
+
+
+HANDLERS = {
+    "chat.send": database_sync_to_async(_send),
+    "chat.sync": database_sync_to_async(_sync),
+    "chat.read": database_sync_to_async(_read),
+    "presence": database_sync_to_async(_presence),
+}

@@ -1,0 +1,227 @@
+"""Who belongs to which room, may write, manage it, or open a direct conversation:
+the membership rules of chat live here only."""
+
+from __future__ import annotations
+
+from functools import reduce
+from operator import or_
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from accounts import scoping
+from accounts.models import Account, Level, Unit
+from chat.models import Message, Room, RoomKind, RoomMember, RoomRule
+from core.events import ancestor_paths
+
+# Default level policy of a unit's region room. The province room takes the
+# province, prefecture and county staff but not schools; a county room covers the
+# county and all its schools and teaching points.
+DEFAULT_POLICY = {
+    Level.MINISTRY: "ministry,province",
+    Level.PROVINCE: "province,prefecture,county",
+    Level.PREFECTURE: "prefecture,county",
+    Level.COUNTY: "county,school",
+}
+
+
+def _member_row(room: Room, account) -> RoomMember | None:
+    return RoomMember.objects.filter(room=room, account=account).first()
+
+
+def is_member(account, room: Room) -> bool:
+    if not scoping.is_active_account(account):
+        return False
+    unit = account.unit
+    if room.kind == RoomKind.REGION:
+        return scoping.is_within(unit, room.unit) and unit.level in room.level_list
+    row = _member_row(room, account)
+    if row is not None and row.removed:
+        return False
+    if row is not None and row.picked:
+        return True
+    if room.kind == RoomKind.DIRECT:
+        return False
+    return RoomRule.objects.filter(
+        room=room, path__in=ancestor_paths(unit), levels__contains=unit.level
+    ).exists()
+
+
+def can_manage_room(account, room: Room) -> bool:
+    """Managers of the room's unit or above it manage region and topic rooms."""
+    return (
+        room.kind != RoomKind.DIRECT
+        and room.unit is not None
+        and scoping.can_manage_unit(account, room.unit)
+    )
+
+
+def can_post(account, room: Room) -> bool:
+    if not is_member(account, room):
+        return False
+    row = _member_row(room, account)
+    return row is None or not row.muted
+
+
+def room_or_404(*, account, pk: int) -> Room:
+    room = Room.objects.select_related("unit").filter(pk=pk).first()
+    if room is None or not is_member(account, room):
+        raise Http404
+    return room
+
+
+def region_units(account) -> list[Unit]:
+    """The units on the account's path whose region room takes its level (default policy)."""
+    codes = account.unit.ancestor_codes + [account.unit.code]
+    return list(Unit.objects.filter(code__in=codes).exclude(level=Level.SCHOOL).order_by("path"))
+
+
+def rooms_of(account) -> QuerySet[Room]:
+    """Every room the account belongs to (region rooms must exist: see services.region_rooms_ensure)."""
+    unit = account.unit
+    paths = ancestor_paths(unit)
+    region = Q(kind=RoomKind.REGION, unit__path__in=paths, levels__contains=unit.level)
+    removed = RoomMember.objects.filter(account=account, removed=True).values("room_id")
+    picked = RoomMember.objects.filter(account=account, picked=True, removed=False).values(
+        "room_id"
+    )
+    by_rule = RoomRule.objects.filter(path__in=paths, levels__contains=unit.level).values("room_id")
+    topic = Q(kind=RoomKind.TOPIC) & (Q(pk__in=picked) | Q(pk__in=by_rule))
+    direct = Q(kind=RoomKind.DIRECT, pk__in=picked)
+    return (
+        Room.objects.filter(region | topic | direct).exclude(pk__in=removed).select_related("unit")
+    )
+
+
+def room_list(account) -> list[dict]:
+    """Rooms with unread counts (the room's last sequence minus my read position)."""
+    rooms = list(rooms_of(account).order_by("kind", "unit__path", "name"))
+    reads = dict(
+        RoomMember.objects.filter(account=account, room__in=rooms).values_list(
+            "room_id", "last_read_seq"
+        )
+    )
+    directs = {r.pk: r for r in rooms if r.kind == RoomKind.DIRECT}
+    others = {}
+    if directs:
+        for m in (
+            RoomMember.objects.filter(room_id__in=directs)
+            .exclude(account=account)
+            .select_related("account__unit")
+        ):
+            others[m.room_id] = m.account
+    result = []
+    for room in rooms:
+        name = display_name(room)
+        if room.kind == RoomKind.DIRECT and room.pk in others:
+            other = others[room.pk]
+            name = f"{other.full_name or other.username} · {other.unit.name}"
+        result.append(
+            {"room": room, "name": name, "unread": max(0, room.last_seq - reads.get(room.pk, 0))}
+        )
+    return result
+
+
+def display_name(room: Room) -> str:
+    """Region rooms are named after their unit, in the reader's language."""
+    if room.kind == RoomKind.REGION:
+        return _("%s room") % room.name
+    if room.kind == RoomKind.DIRECT:
+        return _("Direct messages")
+    return room.name
+
+
+def unread_total(account) -> int:
+    if not scoping.is_active_account(account) or account.must_change_password:
+        return 0
+    rooms = rooms_of(account)
+    total = 0
+    reads = dict(RoomMember.objects.filter(account=account).values_list("room_id", "last_read_seq"))
+    for pk, last in rooms.values_list("pk", "last_seq"):
+        total += max(0, last - reads.get(pk, 0))
+    return total
+
+
+def room_members(room: Room) -> QuerySet[Account]:
+    """The accounts that belong to a room, computed from its rules."""
+    removed = RoomMember.objects.filter(room=room, removed=True).values("account_id")
+    if room.kind == RoomKind.REGION:
+        qs = Account.objects.filter(
+            is_active=True, unit__path__startswith=room.unit.path, unit__level__in=room.level_list
+        )
+    else:
+        picked = RoomMember.objects.filter(room=room, picked=True).values("account_id")
+        rules = list(room.rules.all())
+        q = Q(pk__in=picked)
+        if rules:
+            q |= reduce(
+                or_,
+                (
+                    Q(unit__path__startswith=r.path, unit__level__in=r.levels.split(","))
+                    for r in rules
+                ),
+            )
+        qs = Account.objects.filter(q, is_active=True)
+    return qs.exclude(pk__in=removed).select_related("unit")
+
+
+def county_of(unit: Unit) -> str | None:
+    codes = unit.ancestor_codes + [unit.code]
+    return (
+        Unit.objects.filter(code__in=codes, level=Level.COUNTY)
+        .values_list("code", flat=True)
+        .first()
+    )
+
+
+def dm_refusal(a, b) -> str | None:
+    """None when `a` may open a direct conversation with `b`, else the reason."""
+    if not scoping.is_active_account(b) or b.pk == a.pk:
+        return _("This account cannot receive direct messages.")
+    if scoping.is_within(a.unit, b.unit) or scoping.is_within(b.unit, a.unit):
+        return None
+    county = county_of(a.unit)
+    if county is not None and county == county_of(b.unit):
+        return None
+    return _(
+        "Direct messages are open only along your line of units (above or below you) or within your county."
+    )
+
+
+def history(*, room: Room, before: int | None = None, limit: int = 50) -> list[Message]:
+    qs = room.messages.select_related("author__unit")
+    if before is not None:
+        qs = qs.filter(seq__lt=before)
+    return list(reversed(qs.order_by("-seq")[:limit]))
+
+
+def messages_after(*, room: Room, after: int, limit: int) -> list[Message]:
+    return list(
+        room.messages.select_related("author__unit").filter(seq__gt=after).order_by("seq")[:limit]
+    )
+
+
+def search(*, account, q: str, limit: int = 50) -> list[Message]:
+    rooms = rooms_of(account).values("pk")
+    return list(
+        Message.objects.filter(room__in=rooms, deleted_at__isnull=True, body__icontains=q)
+        .select_related("room", "author__unit")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def can_edit_message(account, message: Message) -> bool:
+    from django.utils import timezone
+
+    from chat.services import EDIT_WINDOW
+
+    return (
+        message.author_id == getattr(account, "pk", None)
+        and message.deleted_at is None
+        and timezone.now() - message.created_at <= EDIT_WINDOW
+    )
+
+
+def member_state(*, room: Room, account) -> RoomMember | None:
+    return _member_row(room, account)

@@ -1,0 +1,163 @@
+// The chat page on top of the one socket (realtime.js): live messages by sequence
+// number, sync after every (re)connect, infinite scroll back, read position,
+// presence heartbeats and the member list.
+"use strict";
+(function () {
+  const chat = document.getElementById("chat");
+  const badge = document.getElementById("chat-badge");
+
+  function bump(el, by) {
+    if (!el) return;
+    const value = Math.max(0, Number(el.textContent || 0) + by);
+    el.textContent = String(value);
+    el.classList.toggle("zero", value === 0);
+  }
+
+  // Presence on every page: a heartbeat while the tab is visible, "away" when hidden.
+  function beat() {
+    if (!window.platformSocket) return;
+    window.platformSocket.send({ type: "presence", state: document.hidden ? "away" : "online" });
+  }
+  document.addEventListener("platform:open", beat);
+  document.addEventListener("visibilitychange", beat);
+  setInterval(beat, 30000);
+
+  const roomId = chat ? Number(chat.dataset.room) : null;
+  const list = document.getElementById("messages");
+  let lastSeq = chat ? Number(chat.dataset.lastSeq || 0) : 0;
+  let firstSeq = chat ? Number(chat.dataset.firstSeq || 0) : 0;
+  const t = (name) => (chat && chat.dataset["t" + name]) || name;
+
+  document.addEventListener("platform:event", (event) => {
+    const frame = event.detail;
+    if (frame.type === "chat.message") {
+      if (frame.room === roomId) { render(frame); markRead(); }
+      else if (!frame.edited && !frame.deleted) {
+        const item = document.querySelector(`#room-list li[data-room="${Number(frame.room)}"] [data-unread]`);
+        bump(item, 1);
+        bump(badge, 1);
+      }
+    } else if (frame.type === "chat.resync" && frame.room === roomId) {
+      location.reload();
+    } else if (frame.type === "error" && frame.room === roomId) {
+      showError(frame.code === "rate_limited" ? t("Retry").replace("{n}", frame.retry_after) : (frame.detail || frame.code));
+    } else if (frame.type === "chat.room_added") {
+      if (!chat) return;
+      const rooms = document.getElementById("room-list");
+      if (rooms && !rooms.querySelector(`li[data-room="${Number(frame.room.id)}"]`)) location.reload();
+    }
+  });
+
+  if (!chat) return;
+
+  // After every (re)connect, ask for what this room got meanwhile.
+  document.addEventListener("platform:open", () => {
+    const rooms = {};
+    rooms[String(roomId)] = lastSeq;
+    window.platformSocket.send({ type: "chat.sync", rooms });
+  });
+
+  function render(frame) {
+    const existing = list.querySelector(`li[data-seq="${Number(frame.seq)}"]`);
+    const item = existing || document.createElement("li");
+    item.className = frame.deleted ? "message deleted" : "message";
+    item.dataset.seq = String(frame.seq);
+    item.replaceChildren();
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = frame.author_name;
+    const meta = document.createElement("span");
+    meta.className = "hint";
+    meta.textContent = ` ${frame.unit} · ${frame.at}`;
+    const text = document.createElement("div");
+    text.className = "text";
+    if (frame.deleted) {
+      const em = document.createElement("em");
+      em.textContent = t("Deleted");
+      text.appendChild(em);
+    } else {
+      // Built by the server from escaped text (line breaks and @mentions only), cleaned with bleach.
+      text.innerHTML = frame.html;
+      if (frame.edited) { const e = document.createElement("span"); e.className = "hint"; e.textContent = ` (${t("Edited")})`; text.appendChild(e); }
+    }
+    item.append(who, meta, text);
+    if (!existing) {
+      // Keep sequence order even if frames arrive out of order.
+      const after = [...list.children].find((li) => Number(li.dataset.seq) > frame.seq);
+      list.insertBefore(item, after || null);
+      const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 200;
+      if (nearBottom || frame.seq > lastSeq) list.scrollTop = list.scrollHeight;
+    }
+    if (frame.seq > lastSeq) lastSeq = frame.seq;
+    if (!firstSeq || frame.seq < firstSeq) firstSeq = frame.seq;
+  }
+
+  let readTimer = null;
+  function markRead() {
+    clearTimeout(readTimer);
+    readTimer = setTimeout(() => {
+      if (!document.hidden) window.platformSocket.send({ type: "chat.read", room: roomId, seq: lastSeq });
+    }, 300);
+  }
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) markRead(); });
+
+  function showError(text) {
+    const box = document.getElementById("chat-error");
+    if (!box) return;
+    box.textContent = text;
+    box.classList.remove("hidden");
+    setTimeout(() => box.classList.add("hidden"), 6000);
+  }
+
+  const composer = document.getElementById("composer");
+  if (composer) {
+    const input = composer.querySelector("textarea");
+    composer.addEventListener("submit", (event) => {
+      const body = input.value.trim();
+      if (!body) { event.preventDefault(); return; }
+      if (window.platformSocket && window.platformSocket.send({ type: "chat.send", room: roomId, body })) {
+        event.preventDefault();
+        input.value = "";
+      } // otherwise the form posts normally: nothing is lost while the socket is down
+    });
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); composer.requestSubmit(); }
+    });
+  }
+
+  // Infinite scroll back through history.
+  let loading = false;
+  list.addEventListener("scroll", () => {
+    if (list.scrollTop > 40 || loading || firstSeq <= 1) return;
+    loading = true;
+    fetch(`${chat.dataset.historyUrl}?before=${firstSeq}`, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : { messages: [] }))
+      .then((data) => {
+        const height = list.scrollHeight;
+        data.messages.forEach(render);
+        list.scrollTop = list.scrollHeight - height;
+      })
+      .finally(() => { loading = false; });
+  });
+
+  function loadMembers() {
+    fetch(chat.dataset.membersUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((data) => {
+        const ul = document.getElementById("member-list");
+        if (!data || !ul) return;
+        ul.replaceChildren(...data.members.map((m) => {
+          const li = document.createElement("li");
+          const dot = document.createElement("span");
+          dot.className = `dot ${m.presence}`;
+          dot.title = t(m.presence.charAt(0).toUpperCase() + m.presence.slice(1));
+          li.append(dot, `${m.name} · ${m.unit}`);
+          return li;
+        }));
+      })
+      .catch(() => {});
+  }
+  list.scrollTop = list.scrollHeight;
+  loadMembers();
+  setInterval(loadMembers, 30000);
+})();
