@@ -75,8 +75,22 @@ def room_set_policy(*, actor, room: Room, levels: list[str]) -> Room:
     """Managers of a unit decide which levels its region room takes."""
     if room.kind != RoomKind.REGION or not selectors.can_manage_room(actor, room):
         raise PermissionDenied(_("Only managers of this unit change its room."))
-    room.levels = _levels_under(room.unit, levels)
-    room.save(update_fields=["levels"])
+    before = set(room.level_list)
+    with transaction.atomic():
+        room.levels = _levels_under(room.unit, levels)
+        room.save(update_fields=["levels"])
+        after = set(room.level_list)
+        # Connected sockets of the levels that left or joined follow without reconnecting.
+        for kind, changed in (
+            ("chat.room_removed", before - after),
+            ("chat.room_added", after - before),
+        ):
+            if changed:
+                events.publish(
+                    kind=kind,
+                    payload={"room": {"id": room.pk, "name": room.name}},
+                    groups=[events.tree_group(room.unit.code, lv, False) for lv in sorted(changed)],
+                )
     return room
 
 
