@@ -88,7 +88,7 @@ def unit_own_accounts(*, actor, unit: Unit):
 def account_list(*, actor, q: str = "", unit: Unit | None = None, role: str = "", status: str = ""):
     qs = scoping.visible_accounts(actor).select_related("unit")
     if unit is not None:
-        qs = qs.filter(unit__path__startswith=unit.path)
+        qs = qs.filter(scoping.under("unit__path", unit.path))
     if q:
         qs = qs.filter(
             Q(username__icontains=q)

@@ -18,7 +18,7 @@ from pathlib import Path
 from _harness import fmt_duration
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["issuance.py", "tree_import.py"]
+BENCHMARKS = ["issuance.py", "tree_import.py", "notices.py"]
 
 
 def main() -> int:
@@ -76,6 +76,61 @@ def main() -> int:
                 f"created {r['second_created']}, renamed {r['second_renamed']}",
             ),
         ]
+    if "notices.py" in results:
+        r = results["notices.py"]
+        db = r["database"]
+        if "publish" in r:
+            p = r["publish"]
+            rows += [
+                (
+                    "publish a notice to one school",
+                    fmt_duration(p["one_seconds"]),
+                    f"median of {p['runs']}",
+                ),
+                (
+                    f"publish to the whole country ({r['schools']:,} schools)",
+                    fmt_duration(p["national_seconds"]),
+                    f"{p['groups_national']} group sends",
+                ),
+                (
+                    "  ratio national / one school",
+                    f"{p['ratio']:.2f}",
+                    f"target ≤ {p['ratio_target']}",
+                ),
+                (
+                    f"naive fan-out, {p['naive_rows']:,} rows",
+                    fmt_duration(p["naive_seconds"]),
+                    f"{p['naive_ratio']:,.1f}x ours national",
+                ),
+            ]
+        for key, label in (("inbox", ""), ("inbox_after_stats", ", after part 3")):
+            if key in r:
+                i = r[key]
+                floor = f"floor {fmt_duration(i['floor_seconds'])}"
+                rows += [
+                    (
+                        f"inbox first page (10,000 notices{label})",
+                        fmt_duration(i["page_seconds"]),
+                        floor,
+                    ),
+                    ("inbox unread page", fmt_duration(i["unread_page_seconds"]), floor),
+                    ("unread count", fmt_duration(i["unread_count_seconds"]), floor),
+                ]
+        if "stats" in r:
+            s = r["stats"]
+            floor = f"floor count(*) {fmt_duration(s['floor_seconds'])}"
+            for key, view in (
+                ("ministry", "the Ministry's view, per province"),
+                ("province", "a province's view, per prefecture"),
+                ("county", "a county's view, per school"),
+            ):
+                rows.append(
+                    (
+                        f"stats, national notice, {s['receipts']:,} receipts: {view}",
+                        fmt_duration(s[f"{key}_seconds"]),
+                        floor,
+                    )
+                )
     if results:
         print(f"database: {db['backend']} ({db['version']})")
         widths = [max(len(row[i]) for row in rows) for i in range(3)]

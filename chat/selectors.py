@@ -34,11 +34,11 @@ def is_member(account, room: Room) -> bool:
     if not scoping.is_active_account(account):
         return False
     unit = account.unit
+    row = _member_row(room, account)
+    if row is not None and row.removed:  # removal overrides a region room's policy too
+        return False
     if room.kind == RoomKind.REGION:
         return scoping.is_within(unit, room.unit) and unit.level in room.level_list
-    row = _member_row(room, account)
-    if row is not None and row.removed:
-        return False
     if row is not None and row.picked:
         return True
     if room.kind == RoomKind.DIRECT:
@@ -148,7 +148,9 @@ def room_members(room: Room) -> QuerySet[Account]:
     removed = RoomMember.objects.filter(room=room, removed=True).values("account_id")
     if room.kind == RoomKind.REGION:
         qs = Account.objects.filter(
-            is_active=True, unit__path__startswith=room.unit.path, unit__level__in=room.level_list
+            scoping.under("unit__path", room.unit.path),
+            is_active=True,
+            unit__level__in=room.level_list,
         )
     else:
         picked = RoomMember.objects.filter(room=room, picked=True).values("account_id")
@@ -158,7 +160,7 @@ def room_members(room: Room) -> QuerySet[Account]:
             q |= reduce(
                 or_,
                 (
-                    Q(unit__path__startswith=r.path, unit__level__in=r.levels.split(","))
+                    scoping.under("unit__path", r.path) & Q(unit__level__in=r.levels.split(","))
                     for r in rules
                 ),
             )

@@ -112,7 +112,7 @@ def audience_accounts(notice: Notice) -> QuerySet[Account]:
     if not targets:
         return Account.objects.none()
     qs = Account.objects.filter(is_active=True, unit__level__in=notice.level_list).filter(
-        reduce(or_, (Q(unit__path__startswith=t.path) for t in targets))
+        reduce(or_, (scoping.under("unit__path", t.path) for t in targets))
     )
     if notice.managers_only:
         qs = qs.filter(role=Role.MANAGER)
@@ -124,7 +124,7 @@ def audience_units(notice: Notice) -> QuerySet[Unit]:
     if not targets:
         return Unit.objects.none()
     return Unit.objects.filter(level__in=notice.level_list).filter(
-        reduce(or_, (Q(path__startswith=t.path) for t in targets))
+        reduce(or_, (scoping.under("path", t.path) for t in targets))
     )
 
 
@@ -270,7 +270,7 @@ def stats(*, notice: Notice, unit: Unit) -> tuple[StatsRow, list[StatsRow]]:
 
     accounts = (
         audience_accounts(notice)
-        .filter(unit__path__startswith=unit.path)
+        .filter(scoping.under("unit__path", unit.path))
         .annotate(child=Substr("unit__path", 1, prefix))
         .values("child")
         .annotate(n=Count("id"))
@@ -278,7 +278,7 @@ def stats(*, notice: Notice, unit: Unit) -> tuple[StatsRow, list[StatsRow]]:
     for r in accounts:
         row(r["child"]).accounts += r["n"]
     receipts = (
-        Receipt.objects.filter(notice=notice, unit_path__startswith=unit.path)
+        Receipt.objects.filter(scoping.under("unit_path", unit.path), notice=notice)
         .annotate(child=Substr("unit_path", 1, prefix))
         .values("child")
         .annotate(
@@ -294,7 +294,7 @@ def stats(*, notice: Notice, unit: Unit) -> tuple[StatsRow, list[StatsRow]]:
         target.units_read += r["units_read"]
     units = (
         audience_units(notice)
-        .filter(path__startswith=unit.path)
+        .filter(scoping.under("path", unit.path))
         .annotate(child=Substr("path", 1, prefix))
         .values("child")
         .annotate(n=Count("id"))
@@ -320,13 +320,13 @@ def laggards(*, notice: Notice, unit: Unit, mode: str = "unread", limit: int = 5
         done = done.filter(acked_at__isnull=False)
     units = (
         audience_units(notice)
-        .filter(path__startswith=unit.path)
+        .filter(scoping.under("path", unit.path))
         .exclude(Exists(done.filter(unit=OuterRef("pk"))))
         .order_by("path")[:limit]
     )
     people = (
         audience_accounts(notice)
-        .filter(unit__path__startswith=unit.path)
+        .filter(scoping.under("unit__path", unit.path))
         .exclude(Exists(done.filter(account=OuterRef("pk"))))
         .select_related("unit")
         .order_by("unit__path", "username")[:limit]
@@ -338,7 +338,7 @@ def replies(*, notice: Notice, unit: Unit):
     """Acknowledgements with their replies and files, under `unit`."""
     return (
         Receipt.objects.filter(
-            notice=notice, unit_path__startswith=unit.path, acked_at__isnull=False
+            scoping.under("unit_path", unit.path), notice=notice, acked_at__isnull=False
         )
         .select_related("account", "unit")
         .prefetch_related("attachments")
