@@ -6,8 +6,10 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
+from redis.exceptions import RedisError
 
 from chat import selectors, services
+from chat.models import Room
 
 SYNC_LIMIT = 200
 
@@ -18,6 +20,14 @@ def _rooms_for(account) -> list[int]:
 
 
 rooms_for = database_sync_to_async(_rooms_for)
+
+
+def _is_member(account, room_id: int) -> bool:
+    room = Room.objects.select_related("unit").filter(pk=room_id).first()
+    return room is not None and selectors.is_member(account, room)
+
+
+is_member = database_sync_to_async(_is_member)
 
 
 def _int(value) -> int | None:
@@ -110,10 +120,13 @@ def _read(account, content) -> dict | None:
 
 
 def _presence(account, content) -> None:
-    if content.get("state") == "away":
-        services.presence_away(account)
-    else:
-        services.presence_beat(account)
+    try:
+        if content.get("state") == "away":
+            services.presence_away(account)
+        else:
+            services.presence_beat(account)
+    except RedisError:  # Redis away: presence is ephemeral; keep the socket
+        pass
 
 
 HANDLERS = {

@@ -4,6 +4,7 @@ pushed to the room's group after commit."""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from datetime import timedelta
@@ -17,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.translation import gettext as _
+from redis.exceptions import RedisError
 
 from accounts import scoping
 from accounts import services as accounts_services
@@ -214,8 +216,15 @@ def render(body: str) -> str:
 def _rate_check(account) -> None:
     window = int(time.time()) // RATE_WINDOW
     key = f"chat-rate:{account.pk}:{window}"
-    cache.add(key, 0, timeout=RATE_WINDOW * 2)
-    if cache.incr(key) > RATE_LIMIT:
+    try:
+        cache.add(key, 0, timeout=RATE_WINDOW * 2)
+        count = cache.incr(key)
+    except RedisError:
+        # Redis away: the counter is gone with it, but the message is stored all the same
+        # (the database is the truth). Refusing here lost it: the socket closed mid-send.
+        logging.getLogger(__name__).warning("chat rate limit unavailable", exc_info=True)
+        return
+    if count > RATE_LIMIT:
         raise RateLimited(retry_after=RATE_WINDOW - int(time.time()) % RATE_WINDOW or 1)
 
 

@@ -114,7 +114,32 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
                 {"type": "error", "code": "malformed", "detail": "send a JSON object"}
             )
             return
-        if content.get("type") == "ping":
+        kind = content.get("type")
+        if kind == "ping":
             await self.send_json({"type": "pong"})
             return
-        await self.send_json({"type": "error", "code": "unknown_type"})
+        handler = chat_handlers.HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            await self.send_json({"type": "error", "code": "unknown_type"})
+            return
+        reply = await handler(self.account, content)
+        for frame in reply if isinstance(reply, list) else [reply] if reply else []:
+            await self.send_json(frame)
+
+    async def chat_frame(self, message):
+        """A message, edit or removal pushed to a room's group (chat.services._push)."""
+        await self.send_json(message["frame"])
+
+    async def _follow_room(self, frame):
+        """Join a room's group when the account became a member, leave it when it no longer is."""
+        room_id = (frame.get("room") or {}).get("id")
+        if not isinstance(room_id, int):
+            return
+        group = chat_services.room_group(room_id)
+        member = await chat_handlers.is_member(self.account, room_id)
+        if member and group not in self.joined:
+            self.joined.append(group)
+            await self.channel_layer.group_add(group, self.channel_name)
+        elif not member and group in self.joined:
+            self.joined.remove(group)
+            await self.channel_layer.group_discard(group, self.channel_name)

@@ -50,12 +50,25 @@
 
   if (!chat) return;
 
-  // After every (re)connect, ask for what this room got meanwhile.
-  document.addEventListener("platform:open", () => {
+  // Every sequence number this page holds, and the highest one below which nothing is
+  // missing: a sync asks from there, so a message that overtook another (two servers
+  // push independently) or one lost while Redis restarted is fetched, never skipped.
+  const held = new Set([...list.children].map((li) => Number(li.dataset.seq)));
+  let contiguous = lastSeq;
+  let syncTimer = null;
+  function advance() { while (held.has(contiguous + 1)) contiguous += 1; }
+  function sync() {
+    clearTimeout(syncTimer);
+    syncTimer = null;
     const rooms = {};
-    rooms[String(roomId)] = lastSeq;
+    rooms[String(roomId)] = contiguous;
     window.platformSocket.send({ type: "chat.sync", rooms });
-  });
+  }
+  function syncSoon() { if (!syncTimer) syncTimer = setTimeout(sync, 500); }
+  // After every (re)connect, and once a minute in case a push was lost while the
+  // socket stayed open (a Redis restart), ask for what this room got meanwhile.
+  document.addEventListener("platform:open", sync);
+  setInterval(() => { if (window.platformSocket && window.platformSocket.open) sync(); }, 60000);
 
   function render(frame) {
     const existing = list.querySelector(`li[data-seq="${Number(frame.seq)}"]`);
@@ -90,6 +103,9 @@
     }
     if (frame.seq > lastSeq) lastSeq = frame.seq;
     if (!firstSeq || frame.seq < firstSeq) firstSeq = frame.seq;
+    held.add(frame.seq);
+    advance();
+    if (lastSeq > contiguous) syncSoon();
   }
 
   let readTimer = null;
