@@ -14,8 +14,11 @@
   }
 
   // Presence on every page: a heartbeat while the tab is visible, "away" when hidden.
+  // Leaving or reloading a page also hides it: that is not "away".
+  let leaving = false;
+  window.addEventListener("pagehide", () => { leaving = true; });
   function beat() {
-    if (!window.platformSocket) return;
+    if (!window.platformSocket || (document.hidden && leaving)) return;
     window.platformSocket.send({ type: "presence", state: document.hidden ? "away" : "online" });
   }
   document.addEventListener("platform:open", beat);
@@ -174,6 +177,8 @@
       .catch(() => {});
   }
   list.scrollTop = list.scrollHeight;
+  // The list once this tab's own heartbeat has gone out, so it shows itself online.
+  document.addEventListener("platform:open", () => setTimeout(loadMembers, 300));
   loadMembers();
   setInterval(loadMembers, 30000);
 })();

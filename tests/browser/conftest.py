@@ -236,6 +236,25 @@ def _stop(proc: subprocess.Popen) -> int | None:
         return None
 
 
+def _session_redis_prefix():
+    """Settings with a Redis prefix of this test session's own. Pub/sub channels are
+    server-wide whatever the database number in REDIS_URL, so two sessions on one
+    redis-server under the same prefix get each other's frames (each has a room 3, and
+    every tree has 河北省). The override reaches this process's cache and channel layer
+    (Django and Channels reset them on setting_changed) and daphne through _daphne_env."""
+    from copy import deepcopy
+
+    from django.conf import settings
+    from django.test import override_settings
+
+    prefix = f"{settings.CACHES['default']['KEY_PREFIX']}-test{os.getpid()}"
+    caches = deepcopy(settings.CACHES)
+    caches["default"]["KEY_PREFIX"] = prefix
+    layers = deepcopy(settings.CHANNEL_LAYERS)
+    layers["default"]["CONFIG"]["prefix"] = f"{prefix}:ch"  # as config/settings.py derives it
+    return override_settings(CACHES=caches, CHANNEL_LAYERS=layers)
+
+
 @pytest.fixture(scope="session")
 def daphne_server(django_db_setup, tmp_path_factory):
     """The project's ASGI app (HTTP and WebSocket) served by daphne in a subprocess,
@@ -245,6 +264,11 @@ def daphne_server(django_db_setup, tmp_path_factory):
     `transactional_db`, so what they create is committed where daphne can read it.
     It depends on django_db_setup so it is stopped before the test database is
     dropped (PostgreSQL refuses to drop a database with open connections)."""
+    with _session_redis_prefix():
+        yield from _daphne_server(tmp_path_factory)
+
+
+def _daphne_server(tmp_path_factory):
     if not DAPHNE.is_file():
         pytest.fail(f"daphne is not at {DAPHNE}: run `make install-test`.", pytrace=False)
     env = _daphne_env(_test_database_url())
