@@ -108,6 +108,26 @@ class Message(models.Model):
         return f"{self.room_id}#{self.seq}"
 
 
+def _file_path(instance, filename):
+    import uuid
+
+    return f"private/chat/{timezone.now():%Y/%m}/{uuid.uuid4().hex}"
+
+
+class MessageFile(models.Model):
+    """A file sent with a message: the notices' rules (type, size, count), served only
+    to the room's members through a view, never from a public URL."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="files")
+    file = models.FileField(upload_to=_file_path, max_length=200)
+    name = models.CharField(max_length=200)
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class MessageRevision(models.Model):
     """The text a message had before an edit or deletion; room managers can read it."""
 

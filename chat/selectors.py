@@ -192,7 +192,7 @@ def dm_refusal(a, b) -> str | None:
 
 
 def history(*, room: Room, before: int | None = None, limit: int = 50) -> list[Message]:
-    qs = room.messages.select_related("author__unit")
+    qs = room.messages.select_related("author__unit").prefetch_related("files")
     if before is not None:
         qs = qs.filter(seq__lt=before)
     return list(reversed(qs.order_by("-seq")[:limit]))
@@ -200,7 +200,10 @@ def history(*, room: Room, before: int | None = None, limit: int = 50) -> list[M
 
 def messages_after(*, room: Room, after: int, limit: int) -> list[Message]:
     return list(
-        room.messages.select_related("author__unit").filter(seq__gt=after).order_by("seq")[:limit]
+        room.messages.select_related("author__unit")
+        .prefetch_related("files")
+        .filter(seq__gt=after)
+        .order_by("seq")[:limit]
     )
 
 

@@ -15,6 +15,7 @@ from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.translation import gettext as _
@@ -24,8 +25,9 @@ from accounts import scoping
 from accounts import services as accounts_services
 from accounts.models import LEVEL_ORDER, Account, AuditAction, Unit
 from chat import selectors
-from chat.models import Message, MessageRevision, Room, RoomKind, RoomMember, RoomRule
+from chat.models import Message, MessageFile, MessageRevision, Room, RoomKind, RoomMember, RoomRule
 from core import events
+from notices import services as notices_services
 
 MAX_MESSAGE = 4000
 EDIT_WINDOW = timedelta(minutes=10)
@@ -242,7 +244,20 @@ def _validate_body(body) -> str:
 def message_frame(message: Message) -> dict:
     author = message.author
     deleted = message.deleted_at is not None
+    files = (
+        []
+        if deleted
+        else [
+            {
+                "name": f.name,
+                "size": f.size,
+                "url": reverse("chat_file", args=[message.room_id, f.pk]),
+            }
+            for f in message.files.all()
+        ]
+    )
     return {
+        "files": files,
         "type": "chat.message",
         "room": message.room_id,
         "seq": message.seq,
@@ -267,16 +282,22 @@ def _push(room_id: int, frame: dict) -> None:
         logging.getLogger(__name__).warning("could not push chat frame", exc_info=True)
 
 
-def message_post(*, account, room: Room, body) -> Message:
-    """Store the message with the room's next sequence number, then push it."""
+def message_post(*, account, room: Room, body, files=()) -> Message:
+    """Store the message (and its files) with the room's next sequence number, then push it."""
     if not selectors.is_member(account, room):
         raise PermissionDenied(_("You are not a member of this room."))
     if not selectors.can_post(account, room):
         raise PermissionDenied(_("You are muted in this room."))
+    files = list(files)
+    if files and isinstance(body, str) and not body.strip():
+        body = "📎"
     body = _validate_body(body)
+    errors = notices_services.check_files(files)
+    if errors:
+        raise ValidationError(errors)
     _rate_check(account)
     mentioned = _mentioned(room, body)
-    with transaction.atomic():
+    with notices_services.undo_files() as stored, transaction.atomic():
         # The row lock orders concurrent posts: sequence numbers never repeat or skip.
         locked = Room.objects.select_for_update().get(pk=room.pk)
         locked.last_seq += 1
@@ -289,6 +310,13 @@ def message_post(*, account, room: Room, body) -> Message:
             body_html=render(body),
             mentions=[a.pk for a in mentioned],
         )
+        for f in files:
+            item = MessageFile(
+                message=message, name=notices_services.clean_file_name(f.name), size=f.size
+            )
+            item.file.save(item.name, f, save=False)
+            stored.append(item.file.name)
+            item.save()
         RoomMember.objects.update_or_create(
             room=locked, account=account, defaults={"last_read_seq": locked.last_seq}
         )

@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/history.json", views.history, name="chat_history"),
     path("<int:pk>/members.json", views.members, name="chat_members"),
     path("<int:pk>/post/", views.post, name="chat_post"),
+    path("<int:pk>/files/<int:file_pk>/", views.file, name="chat_file"),
     path("<int:pk>/policy/", views.policy, name="chat_policy"),
     path("<int:pk>/messages/<int:seq>/edit/", views.edit, name="chat_edit"),
     path("<int:pk>/messages/<int:seq>/delete/", views.delete, name="chat_delete"),

@@ -3,7 +3,7 @@ checks room membership through `chat.selectors`; writes go through `chat.service
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -12,7 +12,7 @@ from accounts import scoping
 from accounts.models import Account
 from chat import selectors, services
 from chat.forms import DirectForm, PolicyForm, TopicRoomForm
-from chat.models import RoomKind
+from chat.models import MessageFile, RoomKind
 
 
 @scoping.login_and_unit_required
@@ -42,7 +42,7 @@ def room(request, pk):
             "room_name": next(
                 (r["name"] for r in rooms if r["room"].pk == current.pk), current.name
             ),
-            "history": [services.message_frame(m) for m in history],
+            "history": [services.message_frame(m) | {"body": m.body} for m in history],
             "first_seq": history[0].seq if history else 0,
             "can_manage": manage,
             "can_post": selectors.can_post(request.user, current),
@@ -69,7 +69,12 @@ def post(request, pk):
     """The form fallback of the socket's chat.send (and what a page without script uses)."""
     current = selectors.room_or_404(account=request.user, pk=pk)
     try:
-        services.message_post(account=request.user, room=current, body=request.POST.get("body", ""))
+        services.message_post(
+            account=request.user,
+            room=current,
+            body=request.POST.get("body", ""),
+            files=request.FILES.getlist("files"),
+        )
     except (ValidationError, PermissionDenied) as exc:
         for message in getattr(exc, "messages", [str(exc)]):
             messages.error(request, message)
@@ -227,6 +232,27 @@ def direct(request):
             except ValidationError as exc:
                 form.add_error("username", exc.messages[0])
     return render(request, "chat/direct.html", {"form": form})
+
+
+@scoping.login_and_unit_required
+def file(request, pk, file_pk):
+    """A message's file, for members of its room only."""
+    current = selectors.room_or_404(account=request.user, pk=pk)
+    item = MessageFile.objects.filter(
+        pk=file_pk, message__room=current, message__deleted_at__isnull=True
+    ).first()
+    if item is None:
+        raise Http404
+    try:
+        handle = item.file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    response = FileResponse(
+        handle, as_attachment=True, filename=item.name, content_type="application/octet-stream"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @scoping.login_and_unit_required

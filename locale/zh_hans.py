@@ -393,3 +393,4 @@ ZH.update(
         "Nothing found.": "没有找到。",
     }
 )
+ZH.update({"Attach files": "添加附件"})

@@ -129,7 +129,7 @@ def check_files(files) -> list[str]:
 
 
 def _store_files(files, *, account, stored: list, notice=None, receipt=None) -> None:
-    """Write the files and their rows; `stored` collects the paths for `_undo_files`."""
+    """Write the files and their rows; `stored` collects the paths for `undo_files`."""
     for f in files:
         attachment = Attachment(
             notice=notice,
@@ -144,7 +144,7 @@ def _store_files(files, *, account, stored: list, notice=None, receipt=None) -> 
 
 
 @contextmanager
-def _undo_files():
+def undo_files():
     """Files written in a transaction that then fails are removed: nothing half-written stays."""
     stored: list[str] = []
     try:
@@ -242,7 +242,7 @@ def notice_save(
     roots = resolve_audience(
         actor=actor, codes=target_codes, levels=levels, managers_only=managers_only
     )
-    with _undo_files() as stored, transaction.atomic():
+    with undo_files() as stored, transaction.atomic():
         notice = notice or Notice(author=actor, author_unit=actor.unit)
         notice.title, notice.body, notice.body_html = title, body, render_body(body)
         notice.priority, notice.requires_ack = priority, requires_ack
@@ -365,7 +365,7 @@ def notice_acknowledge(*, account, notice: Notice, reply: str = "", files=()) ->
         errors.append(_("The reply is longer than 2,000 characters."))
     if errors:
         raise ValidationError(errors)
-    with _undo_files() as stored, transaction.atomic():
+    with undo_files() as stored, transaction.atomic():
         receipt = notice_mark_read(account=account, notice=notice)
         receipt = Receipt.objects.select_for_update().get(pk=receipt.pk)
         if receipt.acked_at is not None:

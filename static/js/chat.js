@@ -97,6 +97,19 @@
       if (frame.edited) { const e = document.createElement("span"); e.className = "hint"; e.textContent = ` (${t("Edited")})`; text.appendChild(e); }
     }
     item.append(who, meta, text);
+    if (frame.files && frame.files.length) {
+      const files = document.createElement("ul");
+      files.className = "plain files";
+      for (const f of frame.files) {
+        const li = document.createElement("li");
+        const a = document.createElement("a");
+        a.href = f.url;
+        a.textContent = f.name;
+        li.appendChild(a);
+        files.appendChild(li);
+      }
+      item.appendChild(files);
+    }
     if (!existing) {
       // Keep sequence order even if frames arrive out of order.
       const after = [...list.children].find((li) => Number(li.dataset.seq) > frame.seq);
@@ -131,8 +144,11 @@
   const composer = document.getElementById("composer");
   if (composer) {
     const input = composer.querySelector("textarea");
+    const picker = composer.querySelector('input[type="file"]');
     composer.addEventListener("submit", (event) => {
       const body = input.value.trim();
+      // Files go up with the form (multipart); the socket carries text only.
+      if (picker && picker.files.length) return;
       if (!body) { event.preventDefault(); return; }
       if (window.platformSocket && window.platformSocket.send({ type: "chat.send", room: roomId, body })) {
         event.preventDefault();
