@@ -3,7 +3,7 @@ checks room membership through `chat.selectors`; writes go through `chat.service
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -13,6 +13,7 @@ from accounts.models import Account
 from chat import selectors, services
 from chat.forms import DirectForm, PolicyForm, TopicRoomForm
 from chat.models import MessageFile, RoomKind
+from core.http import private_download
 
 
 @scoping.login_and_unit_required
@@ -243,16 +244,7 @@ def file(request, pk, file_pk):
     ).first()
     if item is None:
         raise Http404
-    try:
-        handle = item.file.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404 from exc
-    response = FileResponse(
-        handle, as_attachment=True, filename=item.name, content_type="application/octet-stream"
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return private_download(item)
 
 
 @scoping.login_and_unit_required

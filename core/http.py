@@ -7,3 +7,20 @@ def wants_json(request) -> bool:
     return request.path.startswith("/api/") or "application/json" in request.headers.get(
         "Accept", ""
     )
+
+
+def private_download(item):
+    """A stored upload (with `.file` and `.name`) as a download: never rendered by the
+    browser, never cached; 404 when the file is gone from storage."""
+    from django.http import FileResponse, Http404
+
+    try:
+        handle = item.file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    response = FileResponse(
+        handle, as_attachment=True, filename=item.name, content_type="application/octet-stream"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -4,13 +4,14 @@ and checks the notice through `notices.selectors`; writes go through `notices.se
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import scoping
+from core.http import private_download
 from notices import exports, selectors, services
 from notices.forms import AckForm, ForwardForm, NoticeForm, ReminderForm
 from notices.models import Notice, Status
@@ -321,13 +322,4 @@ def attachment(request, pk, attachment_pk):
     item = selectors.attachment_readable_or_404(
         account=request.user, notice_pk=pk, pk=attachment_pk
     )
-    try:
-        handle = item.file.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404 from exc
-    response = FileResponse(
-        handle, as_attachment=True, filename=item.name, content_type="application/octet-stream"
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return private_download(item)
