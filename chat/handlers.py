@@ -42,10 +42,13 @@ def _send(account, content) -> dict:
     room_id = _int(content.get("room"))
     if room_id is None:
         return {"type": "error", "code": "malformed", "detail": "room must be a room id"}
+    room = Room.objects.select_related("unit").filter(pk=room_id).first()
+    if room is None:
+        return {"type": "error", "code": "not_a_member", "room": room_id}
     try:
-        room = selectors.room_or_404(account=account, pk=room_id)
+        # message_post checks membership itself: no second lookup here.
         message = services.message_post(account=account, room=room, body=content.get("body"))
-    except Http404:
+    except services.NotAMember:
         return {"type": "error", "code": "not_a_member", "room": room_id}
     except PermissionDenied as exc:
         return {"type": "error", "code": "forbidden", "room": room_id, "detail": str(exc)}

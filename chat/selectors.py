@@ -31,21 +31,7 @@ def _member_row(room: Room, account) -> RoomMember | None:
 
 
 def is_member(account, room: Room) -> bool:
-    if not scoping.is_active_account(account):
-        return False
-    unit = account.unit
-    row = _member_row(room, account)
-    if row is not None and row.removed:  # removal overrides a region room's policy too
-        return False
-    if room.kind == RoomKind.REGION:
-        return scoping.is_within(unit, room.unit) and unit.level in room.level_list
-    if row is not None and row.picked:
-        return True
-    if room.kind == RoomKind.DIRECT:
-        return False
-    return RoomRule.objects.filter(
-        room=room, path__in=ancestor_paths(unit), levels__contains=unit.level
-    ).exists()
+    return post_refusal(account, room) != "not_a_member"
 
 
 def can_manage_room(account, room: Room) -> bool:
@@ -58,10 +44,31 @@ def can_manage_room(account, room: Room) -> bool:
 
 
 def can_post(account, room: Room) -> bool:
-    if not is_member(account, room):
-        return False
+    return post_refusal(account, room) is None
+
+
+def post_refusal(account, room: Room) -> str | None:
+    """None when `account` may post in `room`, else "not_a_member" or "muted"
+    (one member-row lookup, plus the rule lookup for topic rooms)."""
+    if not scoping.is_active_account(account):
+        return "not_a_member"
     row = _member_row(room, account)
-    return row is None or not row.muted
+    if row is not None and row.removed:
+        return "not_a_member"
+    unit = account.unit
+    if room.kind == RoomKind.REGION:
+        member = scoping.is_within(unit, room.unit) and unit.level in room.level_list
+    elif row is not None and row.picked:
+        member = True
+    elif room.kind == RoomKind.DIRECT:
+        member = False
+    else:
+        member = RoomRule.objects.filter(
+            room=room, path__in=ancestor_paths(unit), levels__contains=unit.level
+        ).exists()
+    if not member:
+        return "not_a_member"
+    return "muted" if row is not None and row.muted else None
 
 
 def room_or_404(*, account, pk: int) -> Room:

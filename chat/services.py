@@ -37,6 +37,10 @@ PRESENCE_TTL = 70  # seconds: two missed 30 s heartbeats and a little slack
 MENTION = re.compile(r"@([\w.\-]{2,40})")
 
 
+class NotAMember(PermissionDenied):
+    pass
+
+
 class RateLimited(Exception):
     def __init__(self, retry_after: int):
         super().__init__(retry_after)
@@ -52,8 +56,12 @@ def room_group(room_id: int) -> str:
 
 def region_rooms_ensure(account) -> None:
     """Region rooms are provisioned from the tree the first time someone on the path needs them."""
-    for unit in selectors.region_units(account):
-        if Room.objects.filter(kind=RoomKind.REGION, unit=unit).exists():
+    units = selectors.region_units(account)
+    have = set(
+        Room.objects.filter(kind=RoomKind.REGION, unit__in=units).values_list("unit_id", flat=True)
+    )
+    for unit in units:
+        if unit.pk in have:
             continue
         try:
             with transaction.atomic():
@@ -284,9 +292,10 @@ def _push(room_id: int, frame: dict) -> None:
 
 def message_post(*, account, room: Room, body, files=()) -> Message:
     """Store the message (and its files) with the room's next sequence number, then push it."""
-    if not selectors.is_member(account, room):
-        raise PermissionDenied(_("You are not a member of this room."))
-    if not selectors.can_post(account, room):
+    refusal = selectors.post_refusal(account, room)
+    if refusal == "not_a_member":
+        raise NotAMember(_("You are not a member of this room."))
+    if refusal == "muted":
         raise PermissionDenied(_("You are muted in this room."))
     files = list(files)
     if files and isinstance(body, str) and not body.strip():
@@ -317,9 +326,11 @@ def message_post(*, account, room: Room, body, files=()) -> Message:
             item.file.save(item.name, f, save=False)
             stored.append(item.file.name)
             item.save()
-        RoomMember.objects.update_or_create(
-            room=locked, account=account, defaults={"last_read_seq": locked.last_seq}
-        )
+        # The poster has read its own message: one UPDATE, an INSERT the first time only.
+        if not RoomMember.objects.filter(room=locked, account=account).update(
+            last_read_seq=locked.last_seq
+        ):
+            RoomMember.objects.create(room=locked, account=account, last_read_seq=locked.last_seq)
         frame = message_frame(message)
         transaction.on_commit(lambda: _push(locked.pk, frame))
         if mentioned:

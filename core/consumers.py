@@ -19,7 +19,21 @@ SENT_MEMORY = 2000
 MAX_FRAME_BYTES = 16 * 1024
 
 
+# Group messages whose handlers only forward an already-stored frame to the socket.
+# They skip Channels' per-event aclose_old_connections() thread hop (channels #2090):
+# a handler that does need the database goes through database_sync_to_async, which
+# closes stale connections itself.
+FORWARD_ONLY = {"chat.frame": "chat_frame", "platform.event": "platform_event"}
+
+
 class PlatformConsumer(AsyncJsonWebsocketConsumer):
+    async def dispatch(self, message):
+        name = FORWARD_ONLY.get(message.get("type"))
+        if name is not None:
+            await getattr(self, name)(message)
+            return
+        await super().dispatch(message)
+
     async def connect(self):
         user = self.scope.get("user")
         refusal = None
