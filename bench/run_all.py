@@ -18,14 +18,14 @@ from pathlib import Path
 from _harness import fmt_duration
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["issuance.py", "tree_import.py", "notices.py"]
+BENCHMARKS = ["issuance.py", "tree_import.py", "notices.py", "chat/run.py"]
 
 
 def main() -> int:
     results, failed = {}, []
     with tempfile.TemporaryDirectory(prefix="xj-bench-results-") as tmp:
         for name in BENCHMARKS:
-            out = Path(tmp) / f"{name}.json"
+            out = Path(tmp) / f"{name.replace('/', '_')}.json"
             proc = subprocess.run(
                 [sys.executable, str(HERE / name), "--json", str(out)], check=False
             )
@@ -129,6 +129,29 @@ def main() -> int:
                         f"stats, national notice, {s['receipts']:,} receipts: {view}",
                         fmt_duration(s[f"{key}_seconds"]),
                         floor,
+                    )
+                )
+    if "chat/run.py" in results:
+        r = results["chat/run.py"]
+        db = r["database"]
+        for n, run in r["runs"].items():
+            for kind, row in run["rows"].items():
+                if row.get("throughput") is None:
+                    continue
+                rows.append(
+                    (
+                        f"chat, {int(n):,} clients in one room: {kind}",
+                        f"{row['throughput']:,.0f} deliveries/s",
+                        f"p50 {row['p50_ms']:,.0f} ms, p99 {row['p99_ms']:,.0f} ms, "
+                        f"lost {row['lost']:,}, {row['connected']:,} connected",
+                    )
+                )
+            if "throughput_ratio" in run:
+                rows.append(
+                    (
+                        "  ratio platform / tutorial",
+                        f"throughput {run['throughput_ratio']:.2f}x (target ≥ 1.0)",
+                        f"p99 {run['p99_ratio']:.2f}x (target ≤ 1.5 at 500)",
                     )
                 )
     if results:
