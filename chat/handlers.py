@@ -14,12 +14,10 @@ from chat.models import Room
 SYNC_LIMIT = 200
 
 
-def _rooms_for(account) -> list[int]:
+def room_ids_for(account) -> list[int]:
+    """The rooms a connecting socket follows (region rooms provisioned on the way)."""
     services.region_rooms_ensure(account)
     return list(selectors.rooms_of(account).values_list("pk", flat=True))
-
-
-rooms_for = database_sync_to_async(_rooms_for)
 
 
 def _is_member(account, room_id: int) -> bool:

@@ -1,6 +1,7 @@
 """The one WebSocket per browser tab: it admits or refuses, joins the account's groups,
 replays what the client missed, then forwards live events. No business rule lives here."""
 
+import asyncio
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -26,6 +27,14 @@ MAX_FRAME_BYTES = 16 * 1024
 FORWARD_ONLY = {"chat.frame": "chat_frame", "platform.event": "platform_event"}
 
 
+@database_sync_to_async
+def _connect_state(user) -> tuple[list[str], int]:
+    """The groups a new socket joins (tree and chat rooms) and the latest event id."""
+    groups = events.groups_for(user)
+    groups += [chat_services.room_group(pk) for pk in chat_handlers.room_ids_for(user)]
+    return groups, events.latest_id()
+
+
 class PlatformConsumer(AsyncJsonWebsocketConsumer):
     async def dispatch(self, message):
         name = FORWARD_ONLY.get(message.get("type"))
@@ -49,12 +58,13 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
             return
         self.account = user
         self.sent: dict[int, None] = {}
-        self.joined = await database_sync_to_async(events.groups_for)(user)
-        self.joined += [chat_services.room_group(pk) for pk in await chat_handlers.rooms_for(user)]
-        for group in self.joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        # One trip to the database thread for everything a connect needs: under a
+        # reconnect wave each extra trip queues behind every other socket's.
+        self.joined, latest = await _connect_state(user)
+        await asyncio.gather(
+            *(self.channel_layer.group_add(g, self.channel_name) for g in self.joined)
+        )
         await self.accept()
-        latest = await database_sync_to_async(events.latest_id)()
         await self.send_json({"type": "hello", "account": user.username, "latest_id": latest})
         after = self._last_event_id()
         if after is not None:
