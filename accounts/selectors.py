@@ -30,12 +30,13 @@ def unit_visible_or_404(*, actor, code: str) -> Unit:
     return unit
 
 
-def unit_trail(*, actor, unit: Unit) -> list[Unit]:
-    """The units from the actor's own down to `unit`, for breadcrumbs (never above the actor)."""
+def unit_trail(*, actor=None, unit: Unit, top: Unit | None = None) -> list[Unit]:
+    """The units from `top` (by default the actor's own) down to `unit`, for breadcrumbs."""
+    top = top or actor.unit
     codes = unit.ancestor_codes + [unit.code]
     units = {u.code: u for u in Unit.objects.filter(code__in=codes)}
     trail = [units[c] for c in codes if c in units]
-    return [u for u in trail if scoping.is_within(u, actor.unit)]
+    return [u for u in trail if scoping.is_within(u, top)]
 
 
 @dataclass

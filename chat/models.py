@@ -1,12 +1,17 @@
 """Chat rooms, their membership rules, messages with per-room sequence numbers, and
 each member's read position (unread = the room's last sequence − the member's)."""
 
+from datetime import timedelta
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account, Unit
+
+# How long the author of a message may still edit or delete it.
+EDIT_WINDOW = timedelta(minutes=10)
 
 
 class RoomKind(models.TextChoices):

@@ -8,11 +8,12 @@ from operator import or_
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import scoping
 from accounts.models import Account, Level, Unit
-from chat.models import Message, Room, RoomKind, RoomMember, RoomRule
+from chat.models import EDIT_WINDOW, Message, Room, RoomKind, RoomMember, RoomRule
 from core.events import ancestor_paths
 
 # Default level policy of a unit's region room. The province room takes the
@@ -224,10 +225,6 @@ def search(*, account, q: str, limit: int = 50) -> list[Message]:
 
 
 def can_edit_message(account, message: Message) -> bool:
-    from django.utils import timezone
-
-    from chat.services import EDIT_WINDOW
-
     return (
         message.author_id == getattr(account, "pk", None)
         and message.deleted_at is None

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-from datetime import timedelta
 
 import bleach
 from asgiref.sync import async_to_sync
@@ -25,12 +24,19 @@ from accounts import scoping
 from accounts import services as accounts_services
 from accounts.models import LEVEL_ORDER, Account, AuditAction, Unit
 from chat import selectors
-from chat.models import Message, MessageFile, MessageRevision, Room, RoomKind, RoomMember, RoomRule
+from chat.models import (
+    Message,
+    MessageFile,
+    MessageRevision,
+    Room,
+    RoomKind,
+    RoomMember,
+    RoomRule,
+)
 from core import events
 from notices import services as notices_services
 
 MAX_MESSAGE = 4000
-EDIT_WINDOW = timedelta(minutes=10)
 RATE_LIMIT = 20  # messages
 RATE_WINDOW = 10  # seconds
 PRESENCE_TTL = 70  # seconds: two missed 30 s heartbeats and a little slack

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import scoping
+from accounts import selectors as accounts_selectors
 from core.http import private_download
 from notices import exports, selectors, services
 from notices.forms import AckForm, ForwardForm, NoticeForm, ReminderForm
@@ -252,7 +253,7 @@ def stats(request, pk):
     mode = "unacked" if request.GET.get("show") == "unacked" and notice.requires_ack else "unread"
     units, people = selectors.laggards(notice=notice, unit=unit, mode=mode, limit=200)
     root = selectors.stats_root(account=request.user, notice=notice)
-    trail = [u for u in _trail(unit) if scoping.is_within(u, root)]
+    trail = accounts_selectors.unit_trail(unit=unit, top=root)
     return render(
         request,
         "notices/stats.html",
@@ -268,14 +269,6 @@ def stats(request, pk):
             "reminders": notice.reminders.select_related("sent_by").order_by("-created_at")[:5],
         },
     )
-
-
-def _trail(unit):
-    from accounts.models import Unit
-
-    codes = unit.ancestor_codes + [unit.code]
-    found = {u.code: u for u in Unit.objects.filter(code__in=codes)}
-    return [found[c] for c in codes if c in found]
 
 
 @scoping.login_and_unit_required
@@ -314,7 +307,7 @@ def remind(request, pk):
         except (ValidationError, PermissionDenied) as exc:
             for message in getattr(exc, "messages", [str(exc)]):
                 messages.error(request, message)
-    return redirect(f"{request.path.rsplit('/remind/', 1)[0]}/stats/")
+    return redirect("notice_stats", pk=notice.pk)
 
 
 @scoping.login_and_unit_required
