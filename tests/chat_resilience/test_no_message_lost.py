@@ -47,8 +47,7 @@ from accounts.models import Level
 from chat import selectors
 from chat import services as chat_services
 from chat.models import Message, Room, RoomKind
-from tests import factories
-from tests.chat_resilience import processes
+from tests import factories, processes
 from tests.chat_resilience.client import HANG, ChatClient, ClientError
 
 PHASE1 = 12  # messages per client while Redis is up

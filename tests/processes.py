@@ -1,10 +1,13 @@
-"""Real processes for the resilience test: a redis-server of the test's own (never the
-machine's shared one) that can be killed and started again on the same port, and
-daphne processes serving the project's ASGI app on the pytest test database.
+"""Real processes for tests: daphne serving the project's ASGI app on the pytest test
+database (the browser tests' `daphne_server`, the resilience test's two servers), and a
+redis-server of a test's own (never the machine's shared one) that can be killed and
+started again on the same port.
 
-The daphne environment follows tests/browser/conftest.py (`daphne_server`): stated in
-full rather than inherited, with the test database's URL, the test's SECRET_KEY (so
-session cookies made with django.test.Client are valid there) and plain-http cookies.
+daphne's environment is stated in full rather than inherited: the pytest process's
+DATABASE_URL names the non-test database and DJANGO_ALLOW_ASYNC_UNSAFE (set for the
+browser tests) must not reach a real server. It carries the test database's URL, the
+test's SECRET_KEY (so session cookies made with django.test.Client are valid there)
+and plain-http cookies.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import redis
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 DAPHNE = PROJECT_DIR / ".venv" / "bin" / "daphne"
 START_TIMEOUT = 30  # seconds for a process to answer (a hang bound, not a measurement)
 STOP_TIMEOUT = 10  # seconds for a process to exit after a signal
@@ -166,7 +169,7 @@ class RedisServer:
 
 def database_url() -> str:
     """A DATABASE_URL naming the test database pytest-django created (call it once the
-    test database is set up); the same rules as tests/browser/conftest.py."""
+    test database is set up)."""
     from urllib.parse import quote, urlencode
 
     from django.db import connection
@@ -189,7 +192,9 @@ def database_url() -> str:
     raise ProcessError(f"a daphne subprocess cannot share a {connection.vendor} database")
 
 
-def daphne_env(database_url: str, redis_url: str) -> dict[str, str]:
+def daphne_env(
+    database_url: str, redis_url: str, cache_key_prefix: str = CACHE_KEY_PREFIX
+) -> dict[str, str]:
     from django.conf import settings
 
     env = {
@@ -206,8 +211,10 @@ def daphne_env(database_url: str, redis_url: str) -> dict[str, str]:
         DEBUG="0",
         VAR_DIR=str(settings.VAR_DIR),
         SECURE_COOKIES="0",
-        CACHE_KEY_PREFIX=CACHE_KEY_PREFIX,
-        MFA_REQUIRED_FOR_SENIOR_MANAGERS="0",
+        CACHE_KEY_PREFIX=cache_key_prefix,
+        MFA_REQUIRED_FOR_SENIOR_MANAGERS="1" if settings.MFA_REQUIRED_FOR_SENIOR_MANAGERS else "0",
+        INITIAL_CODE_TTL_DAYS=str(settings.INITIAL_CODE_TTL_DAYS),
+        CREDENTIAL_SHEET_TTL_HOURS=str(settings.CREDENTIAL_SHEET_TTL_HOURS),
         LOG_LEVEL="INFO",
         PYTHONUNBUFFERED="1",
     )
