@@ -139,3 +139,55 @@ def fmt_duration(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.2f} s"
     return f"{seconds:,.0f} s (about {seconds / 60:,.0f} min)"
+
+
+def insert_units(units):
+    """Bulk-insert built units (accounts.services.unit_build) and give them their ids."""
+    from accounts.models import Unit
+
+    Unit.objects.bulk_create(units, batch_size=2000)
+    if any(u.pk is None for u in units):  # a backend that cannot return ids
+        ids = dict(Unit.objects.filter(code__in=[u.code for u in units]).values_list("code", "pk"))
+        for u in units:
+            u.pk = u.id = ids[u.code]
+    return units
+
+
+def fill_province(
+    province, *, prefectures: int, counties_per_prefecture: int, schools_per_county: int
+):
+    """Synthetic prefectures → counties → schools under `province`, one bulk insert per
+    level; returns (prefectures, counties, schools)."""
+    from accounts import services
+    from accounts.models import Level
+
+    prefs = insert_units(
+        [
+            services.unit_build(
+                level=Level.PREFECTURE,
+                code=f"{province.code[:2]}{f:02d}00",
+                name=f"{province.name}{f:02d}市",
+                parent=province,
+            )
+            for f in range(1, prefectures + 1)
+        ]
+    )
+    counties = insert_units(
+        [
+            services.unit_build(
+                level=Level.COUNTY, code=f"{p.code[:4]}{c:02d}", name=f"{p.name}{c:02d}县", parent=p
+            )
+            for p in prefs
+            for c in range(1, counties_per_prefecture + 1)
+        ]
+    )
+    schools = insert_units(
+        [
+            services.unit_build(
+                level=Level.SCHOOL, code=f"{c.code}{s:04d}", name=f"{c.name}第{s}学校", parent=c
+            )
+            for c in counties
+            for s in range(1, schools_per_county + 1)
+        ]
+    )
+    return prefs, counties, schools

@@ -29,7 +29,7 @@ import argparse
 import sys
 import time
 
-from _harness import fmt_duration, fresh_database, mean_time, write_json
+from _harness import fill_province, fmt_duration, fresh_database, mean_time, write_json
 
 CEILING_S = 30.0
 PREFECTURES = 10
@@ -39,53 +39,17 @@ COUNTIES_PER_PREFECTURE = 15
 def build_province(schools_per_county: int):
     """Ministry → 基准省 (990000) → prefectures → counties → schools, one bulk insert per level."""
     from accounts import services
-    from accounts.models import Level, Unit
-
-    def insert(units):
-        Unit.objects.bulk_create(units, batch_size=1000)
-        if any(u.pk is None for u in units):  # a backend that cannot return ids
-            ids = dict(
-                Unit.objects.filter(code__in=[u.code for u in units]).values_list("code", "pk")
-            )
-            for u in units:
-                u.pk = u.id = ids[u.code]
-        return units
+    from accounts.models import Level
 
     ministry = services.ministry_ensure()
     province = services.unit_create(
         level=Level.PROVINCE, code="990000", name="基准省", parent=ministry
     )
-    prefectures = insert(
-        [
-            services.unit_build(
-                level=Level.PREFECTURE, code=f"99{p:02d}00", name=f"基准市{p:02d}", parent=province
-            )
-            for p in range(1, PREFECTURES + 1)
-        ]
-    )
-    counties = insert(
-        [
-            services.unit_build(
-                level=Level.COUNTY,
-                code=f"{pref.code[:4]}{c:02d}",
-                name=f"基准县{pref.code[2:4]}{c:02d}",
-                parent=pref,
-            )
-            for pref in prefectures
-            for c in range(1, COUNTIES_PER_PREFECTURE + 1)
-        ]
-    )
-    schools = insert(
-        [
-            services.unit_build(
-                level=Level.SCHOOL,
-                code=f"{county.code}{s:04d}",
-                name=f"{county.name}第{s}学校",
-                parent=county,
-            )
-            for county in counties
-            for s in range(1, schools_per_county + 1)
-        ]
+    prefectures, counties, schools = fill_province(
+        province,
+        prefectures=PREFECTURES,
+        counties_per_prefecture=COUNTIES_PER_PREFECTURE,
+        schools_per_county=schools_per_county,
     )
     return province, len(prefectures), len(counties), len(schools)
 

@@ -60,7 +60,7 @@ import notices  # noqa: E402
 
 assert Path(notices.__file__).resolve().parent == _ROOT / "notices", notices.__file__
 
-from _harness import fmt_duration, fresh_database, write_json  # noqa: E402
+from _harness import fill_province, fmt_duration, fresh_database, insert_units, write_json  # noqa: E402
 
 PROVINCES = 30
 PREFECTURES_PER_PROVINCE = 10
@@ -113,17 +113,6 @@ def batched(items, size):
 # --- the synthetic national tree --------------------------------------------------
 
 
-def insert_units(units):
-    from accounts.models import Unit
-
-    Unit.objects.bulk_create(units, batch_size=2000)
-    if any(u.pk is None for u in units):  # a backend that cannot return ids
-        ids = dict(Unit.objects.filter(code__in=[u.code for u in units]).values_list("code", "pk"))
-        for u in units:
-            u.pk = u.id = ids[u.code]
-    return units
-
-
 def staff_account(unit_id: int, code: str, n: int):
     from accounts.models import Account, Role
 
@@ -159,40 +148,11 @@ def build_tree(schools_per_county: int) -> dict:
     counties_all, n_school, unit_s, account_s = [], 0, 0.0, 0.0
     for province in provinces:
         t1 = time.perf_counter()
-        prefectures = insert_units(
-            [
-                services.unit_build(
-                    level=Level.PREFECTURE,
-                    code=f"{province.code[:2]}{f:02d}00",
-                    name=f"{province.name}{f:02d}市",
-                    parent=province,
-                )
-                for f in range(1, PREFECTURES_PER_PROVINCE + 1)
-            ]
-        )
-        counties = insert_units(
-            [
-                services.unit_build(
-                    level=Level.COUNTY,
-                    code=f"{pref.code[:4]}{c:02d}",
-                    name=f"{pref.name}{c:02d}县",
-                    parent=pref,
-                )
-                for pref in prefectures
-                for c in range(1, COUNTIES_PER_PREFECTURE + 1)
-            ]
-        )
-        schools = insert_units(
-            [
-                services.unit_build(
-                    level=Level.SCHOOL,
-                    code=f"{county.code}{s:04d}",
-                    name=f"{county.name}第{s}学校",
-                    parent=county,
-                )
-                for county in counties
-                for s in range(1, schools_per_county + 1)
-            ]
+        _prefectures, counties, schools = fill_province(
+            province,
+            prefectures=PREFECTURES_PER_PROVINCE,
+            counties_per_prefecture=COUNTIES_PER_PREFECTURE,
+            schools_per_county=schools_per_county,
         )
         t2 = time.perf_counter()
         Account.objects.bulk_create(
