@@ -137,9 +137,3 @@ def issue_batch_own_or_404(*, actor, pk: int) -> IssueBatch:
 
 def recent_batches(*, actor, limit: int = 10):
     return IssueBatch.objects.filter(issued_by=actor).select_related("unit")[:limit]
-
-
-def units_for_issue(*, actor):
-    """Units offered in the issue form: the actor's own and up to two levels below it."""
-    depth = actor.unit.depth
-    return scoping.units_within(actor.unit).filter(depth__lte=depth + 2).order_by("path")

@@ -230,7 +230,3 @@ def can_edit_message(account, message: Message) -> bool:
         and message.deleted_at is None
         and timezone.now() - message.created_at <= EDIT_WINDOW
     )
-
-
-def member_state(*, room: Room, account) -> RoomMember | None:
-    return _member_row(room, account)
