@@ -51,6 +51,8 @@ def load() -> tuple[bool, list[tuple[str, str, str, str]]]:
         sjz = issue(hebei, "130100", Role.MANAGER, "石家庄市管理员")
         county = issue(sjz, "130102", Role.MANAGER, "长安区管理员")
         issue(county, "130102", Role.STAFF, "长安区技术支持", engineer=True)
+        issue(hebei, "130000", Role.STAFF, "河北省技术支持", engineer=True)
+        issue(ministry, "000000", Role.STAFF, "教育部技术支持", engineer=True)
         dongcheng = issue(beijing, "110101", Role.MANAGER, "东城区管理员")
         for mgr, school in ((county, "1301020001"), (dongcheng, "1101010001")):
             issue(mgr, school, Role.STAFF, "学籍管理员")

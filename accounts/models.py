@@ -197,6 +197,9 @@ class AuditAction(models.TextChoices):
     MFA_RECOVERY_CODES = "mfa.recovery_codes", _("Recovery codes regenerated")
     UNITS_IMPORTED = "units.imported", _("Units imported")
     CHAT_MESSAGE_REMOVED = "chat.message_removed", _("Chat message removed")
+    SUPPORT_ROSTER_CHANGED = "support.roster", _("Duty roster changed")
+    SUPPORT_SLA_CHANGED = "support.sla", _("SLA targets changed")
+    SUPPORT_TIERS_CHANGED = "support.tiers", _("Support tiers changed")
 
 
 class AuditEvent(models.Model):

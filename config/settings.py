@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "core",
     "notices",
     "chat",
+    "tickets",
+    "escalation",
 ]
 
 MIDDLEWARE = [
@@ -127,6 +129,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "publish-scheduled-notices": {
         "task": "notices.tasks.publish_due_notices",
+        "schedule": 60.0,
+    },
+    "support-sweep": {
+        "task": "escalation.tasks.sweep",
         "schedule": 60.0,
     },
     "purge-expired-credential-sheets": {

@@ -22,6 +22,8 @@ urlpatterns = [
     path("audit/", accounts.audit_log, name="audit_log"),
     path("notices/", include("notices.urls")),
     path("chat/", include("chat.urls")),
+    path("tickets/", include("tickets.urls")),
+    path("support/", include("escalation.urls")),
     path("auth/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", core.healthz, name="healthz"),

@@ -12,6 +12,7 @@ def platform(request):
         "platform_name": settings.PLATFORM_NAME,
         "is_manager": scoping.is_manager(user) if user is not None else False,
         "live": live,
+        "is_support": live and (user.is_support_engineer or user.role == "manager"),
     }
     if live:
         from chat import selectors as chat
@@ -21,4 +22,8 @@ def platform(request):
         context["unread_notices"] = notices.unread_count(user)
         context["unread_chat"] = chat.unread_total(user)
         context["last_event_id"] = events.latest_id()
+        if user.is_support_engineer:
+            from tickets import selectors as tickets
+
+            context["my_queue"] = tickets.my_queue(user).count()
     return context

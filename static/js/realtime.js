@@ -54,6 +54,9 @@
       case "notice.reminder": onReminder(frame); break;
       case "notice.acknowledged": onAcknowledged(frame); break;
       case "chat.mention": toast(`@ ${frame.by || ""}`, frame.room ? frame.room.name : "", frame.room ? `/chat/${Number(frame.room.id)}/` : null, false); break;
+      case "ticket.assigned": toast(`${t("Assigned")}: #${Number(frame.ticket)} ${frame.title || ""}`, "", `/tickets/${Number(frame.ticket)}/`, frame.priority === "urgent" || frame.priority === "high"); break;
+      case "ticket.warning": toast(`${t("Warning")}: #${Number(frame.ticket)} ${frame.title || ""}`, "", `/tickets/${Number(frame.ticket)}/`, true); break;
+      case "ticket.alert": toast(`${t("Alert")}: #${Number(frame.ticket)} ${frame.title || ""}`, "", `/tickets/${Number(frame.ticket)}/`, true); break;
       case "resync": refreshBadge(); if (document.getElementById("inbox-rows")) location.reload(); break;
       default: break;
     }

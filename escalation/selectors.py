@@ -1,0 +1,147 @@
+"""Reads for support routing: the tier chain, who is on duty, the roster."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Count, Q, QuerySet
+
+from accounts.models import Account, Level, Unit
+from core.events import ancestor_paths
+from escalation import workhours
+from escalation.models import DutyProfile, SupportSettings
+from tickets.models import HELD_STATUSES, Ticket
+
+TIER_LEVELS = (Level.COUNTY, Level.PREFECTURE, Level.PROVINCE, Level.MINISTRY)
+
+# Why an engineer was passed over (stored in routing decisions, shown translated).
+NOT_ACTIVATED = "not_activated"
+OFF_DUTY = "off_duty"
+AWAY = "away"
+OFF_SCHEDULE = "off_schedule"
+AT_CAPACITY = "at_capacity"
+
+
+def engineers_of(tier_id: int) -> QuerySet[Account]:
+    return Account.objects.filter(unit_id=tier_id, is_support_engineer=True, is_active=True)
+
+
+def prefecture_tier_on(province_path: str) -> bool:
+    return SupportSettings.objects.filter(
+        province__path=province_path, prefecture_tier=True
+    ).exists()
+
+
+def tier_chain(unit: Unit) -> list[Unit]:
+    """The tiers a ticket raised at `unit` climbs, lowest first: its county, its
+    prefecture (only where the province has switched that tier on), its province,
+    the Ministry. Units with no support engineer are skipped; the Ministry is always
+    the last tier, engineers or not, so a ticket always has somewhere to wait."""
+    units = list(
+        Unit.objects.filter(path__in=ancestor_paths(unit), level__in=TIER_LEVELS)
+        .annotate(
+            engineers=Count(
+                "accounts",
+                filter=Q(accounts__is_support_engineer=True, accounts__is_active=True),
+            )
+        )
+        .order_by("-depth")
+    )
+    province = next((u for u in units if u.level == Level.PROVINCE), None)
+    with_prefecture = province is not None and prefecture_tier_on(province.path)
+    chain = []
+    for u in units:
+        if u.level == Level.PREFECTURE and not with_prefecture:
+            continue
+        if u.level == Level.MINISTRY or u.engineers:
+            chain.append(u)
+    return chain
+
+
+def next_tier(ticket: Ticket) -> Unit | None:
+    """The closest tier above the ticket's current one, or None at the Ministry."""
+    for unit in tier_chain(ticket.reporter_unit):
+        if unit.depth < ticket.tier.depth:
+            return unit
+    return None
+
+
+def on_schedule(slots, moment: datetime) -> bool:
+    """Whether `moment` falls in one of the weekly slots (Asia/Shanghai). A slot whose
+    end is not after its start runs over midnight into the next weekday."""
+    local = moment.astimezone(workhours.TZ)
+    weekday, now = local.weekday(), local.time().replace(tzinfo=None)
+    for slot in slots:
+        if slot.start < slot.end:
+            if slot.weekday == weekday and slot.start <= now < slot.end:
+                return True
+        else:
+            if slot.weekday == weekday and now >= slot.start:
+                return True
+            if (slot.weekday + 1) % 7 == weekday and now < slot.end:
+                return True
+    return False
+
+
+def profile_of(account: Account) -> DutyProfile:
+    try:
+        return account.duty
+    except DutyProfile.DoesNotExist:
+        return DutyProfile(account=account)
+
+
+def unavailable_reason(account: Account, held: int, moment: datetime) -> str | None:
+    """None when `account` can take a ticket at `moment`, else the reason it cannot."""
+    profile = profile_of(account)
+    if account.must_change_password:
+        return NOT_ACTIVATED
+    if not profile.on_duty:
+        return OFF_DUTY
+    if profile.away:
+        return AWAY
+    slots = list(account.duty_slots.all())
+    if slots and not on_schedule(slots, moment):
+        return OFF_SCHEDULE
+    if held >= profile.capacity:
+        return AT_CAPACITY
+    return None
+
+
+def held_counts(account_ids) -> dict[int, int]:
+    """Open tickets each engineer holds (what capacity is measured against)."""
+    return dict(
+        Ticket.objects.filter(assignee_id__in=list(account_ids), status__in=HELD_STATUSES)
+        .values("assignee_id")
+        .annotate(n=Count("id"))
+        .values_list("assignee_id", "n")
+    )
+
+
+def roster(tier: Unit, moment: datetime) -> list[dict]:
+    """The tier's engineers with their profile, slots, load and availability now."""
+    engineers = list(
+        engineers_of(tier.pk).select_related("duty").prefetch_related("duty_slots").order_by("pk")
+    )
+    held = held_counts(e.pk for e in engineers)
+    return [
+        {
+            "account": e,
+            "profile": profile_of(e),
+            "slots": list(e.duty_slots.all()),
+            "held": held.get(e.pk, 0),
+            "unavailable": unavailable_reason(e, held.get(e.pk, 0), moment),
+        }
+        for e in engineers
+    ]
+
+
+def reason_labels() -> dict[str, str]:
+    from django.utils.translation import gettext as _
+
+    return {
+        NOT_ACTIVATED: _("skipped: has not logged in yet"),
+        OFF_DUTY: _("skipped: off duty"),
+        AWAY: _("skipped: away"),
+        OFF_SCHEDULE: _("skipped: outside duty hours"),
+        AT_CAPACITY: _("skipped: at capacity"),
+    }

@@ -1,0 +1,507 @@
+"""Routing, duty and escalation: who gets a ticket, when it climbs a tier, and how a
+sweep does that exactly once.
+
+Assignment at a tier always happens with the tier's `Rotation` row locked
+(SELECT … FOR UPDATE on PostgreSQL; SQLite serialises whole write transactions),
+so concurrent tickets cannot land on the same engineer by accident or skip one,
+and capacity counts read under the lock are exact.
+
+Escalating a breached ticket is a conditional change (the ticket's `hop` must still
+be what the sweep read, under a row lock) plus an `EscalationRecord` insert that a
+unique constraint allows once per (ticket, tier, round), all in one transaction: a
+sweep that runs twice, races another or dies halfway escalates each breach once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time, timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import scoping
+from accounts.models import Account, AuditAction, Level, Unit
+from accounts.services import audit_event
+from escalation import rotation, selectors, sla
+from escalation.models import (
+    DutyProfile,
+    DutySlot,
+    EntryKind,
+    EscalationRecord,
+    Rotation,
+    SlaTarget,
+    SupportSettings,
+)
+from tickets import timeline
+from tickets.models import OPEN_STATUSES, EventKind, Priority, Status, Ticket
+
+log = logging.getLogger(__name__)
+
+AUTO_CLOSE_AFTER = timedelta(days=7)
+SWEEP_BATCH = 500
+DRAIN_BATCH = 200
+
+
+# --- routing ------------------------------------------------------------------------
+
+
+def _lock_rotation(tier_id: int) -> Rotation:
+    # INSERT … ON CONFLICT DO NOTHING, then lock: no savepoint dance on a race.
+    Rotation.objects.bulk_create([Rotation(tier_id=tier_id)], ignore_conflicts=True)
+    return Rotation.objects.select_for_update().get(pk=tier_id)
+
+
+class _Tier:
+    """One tier's engineers and their load, read once under the rotation lock and
+    kept current while several tickets are assigned in the same transaction."""
+
+    def __init__(self, tier_id: int):
+        self.rotation = _lock_rotation(tier_id)
+        self.engineers = {
+            e.pk: e
+            for e in selectors.engineers_of(tier_id)
+            .select_related("duty")
+            .prefetch_related("duty_slots")
+        }
+        self.held = selectors.held_counts(self.engineers)
+
+    def pick(self, now: datetime) -> tuple[int | None, list[tuple[int, str]]]:
+        candidates = [
+            rotation.Candidate(pk, selectors.unavailable_reason(e, self.held.get(pk, 0), now))
+            for pk, e in self.engineers.items()
+        ]
+        return rotation.pick(candidates, self.rotation.last_account_id)
+
+    def took(self, account_id: int) -> None:
+        self.rotation.last_account_id = account_id
+        self.rotation.save(update_fields=["last_account_id"])
+        self.held[account_id] = self.held.get(account_id, 0) + 1
+
+
+def _assign(ticket: Ticket, tier: _Tier, now: datetime, *, cause: str, log_miss: bool) -> bool:
+    chosen, skipped = tier.pick(now)
+    if chosen is None and not log_miss:
+        return False
+    names = {pk: e.username for pk, e in tier.engineers.items()}
+    ticket.updated_at = now
+    timeline.add(
+        ticket,
+        EventKind.ROUTED,
+        internal=True,
+        cause=cause,
+        tier=ticket.tier.name,
+        chosen=names.get(chosen, ""),
+        skipped=[[names[pk], reason] for pk, reason in skipped],
+    )
+    if chosen is None:
+        ticket.assignee = None
+        ticket.status = Status.NEW
+        return False
+    tier.took(chosen)
+    ticket.assignee = tier.engineers[chosen]
+    ticket.status = Status.ASSIGNED
+    return True
+
+
+def route(ticket: Ticket, now: datetime, *, cause: str) -> bool:
+    """Give `ticket` to the next available engineer of its tier, or leave it waiting
+    in the tier queue. Call inside the transaction that saves the ticket."""
+    return _assign(ticket, _Tier(ticket.tier_id), now, cause=cause, log_miss=True)
+
+
+def drain(tier_id: int, now: datetime | None = None) -> int:
+    """Assign the tier's waiting tickets, oldest first, while anyone is available."""
+    now = now or timezone.now()
+    done = 0
+    with transaction.atomic():
+        tier = _Tier(tier_id)
+        waiting = (
+            Ticket.objects.select_for_update(skip_locked=True)
+            .select_related("tier", "reporter")
+            .filter(tier_id=tier_id, status=Status.NEW, assignee__isnull=True)
+            .order_by("tier_entered_at", "pk")[:DRAIN_BATCH]
+        )
+        for ticket in waiting:
+            if not _assign(ticket, tier, now, cause="drain", log_miss=False):
+                break
+            ticket.save(update_fields=["assignee", "status", "updated_at"])
+            timeline.assigned(ticket)
+            timeline.announce(ticket, "assigned")
+            done += 1
+    return done
+
+
+def drain_all(now: datetime | None = None) -> int:
+    """Every tier with waiting tickets (engineers whose duty hours just began)."""
+    tiers = (
+        Ticket.objects.filter(status=Status.NEW, assignee__isnull=True)
+        .values_list("tier_id", flat=True)
+        .distinct()
+    )
+    return sum(drain(tier_id, now) for tier_id in list(tiers))
+
+
+# --- tiers ------------------------------------------------------------------------------
+
+
+def enter_tier(
+    ticket: Ticket,
+    tier: Unit,
+    now: datetime,
+    *,
+    kind: str,
+    actor: Account | None = None,
+    reason: str = "",
+) -> EscalationRecord:
+    """Move a saved ticket to `tier` (or place a new one there): a new stay with fresh
+    SLA clocks, then routing. Raises IntegrityError if this stay already exists."""
+    previous = ticket.tier if kind != EntryKind.OPENED else None
+    if previous is not None:
+        EscalationRecord.objects.filter(ticket=ticket, hop=ticket.hop, left_at__isnull=True).update(
+            left_at=now
+        )
+    if kind == EntryKind.RETURNED:
+        ticket.round += 1
+    ticket.hop += 1
+    ticket.tier = tier
+    ticket.assignee = None
+    ticket.status = Status.NEW
+    ticket.updated_at = now
+    sla.start(ticket, now)
+    record = EscalationRecord.objects.create(
+        ticket=ticket,
+        tier=tier,
+        level=tier.level,
+        from_tier=previous,
+        round=ticket.round,
+        hop=ticket.hop,
+        kind=kind,
+        reason=reason,
+        actor=actor,
+        entered_at=now,
+        reporter_path=ticket.reporter_path,
+        created_on=ticket.created_at,
+    )
+    if previous is not None:
+        entry = timeline.add(
+            ticket,
+            EventKind.RETURNED if kind == EntryKind.RETURNED else EventKind.ESCALATED,
+            actor,
+            cause=kind,
+            tier=tier.name,
+            from_tier=previous.name,
+            reason=reason,
+        )
+    route(ticket, now, cause=kind)
+    ticket.save()
+    if previous is not None:
+        timeline.announce(ticket, kind, also=[timeline.tier_group(previous)], event=entry)
+    else:
+        timeline.announce(ticket, "created")
+    if ticket.assignee_id:
+        timeline.assigned(ticket)
+    return record
+
+
+def _current_stint(ticket: Ticket) -> EscalationRecord | None:
+    return EscalationRecord.objects.filter(ticket=ticket, hop=ticket.hop).first()
+
+
+def escalate(*, actor: Account, ticket: Ticket, reason: str, now: datetime | None = None) -> Ticket:
+    """An engineer or manager of the current tier sends the ticket up, with a reason."""
+    from tickets import selectors as ticket_selectors
+
+    now = now or timezone.now()
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(_("Say why the ticket goes to the next tier."))
+    if len(reason) > 2000:
+        raise ValidationError(_("The reason is limited to 2,000 characters."))
+    with transaction.atomic():
+        ticket = _lock(ticket.pk)
+        if not ticket_selectors.can_work(actor, ticket):
+            raise PermissionDenied
+        if not ticket.is_open:
+            raise ValidationError(_("Only an open ticket can be escalated."))
+        target = selectors.next_tier(ticket)
+        if target is None:
+            raise ValidationError(_("The Ministry is the last tier; there is nowhere higher."))
+        old_tier = ticket.tier_id
+        enter_tier(ticket, target, now, kind=EntryKind.MANUAL, actor=actor, reason=reason)
+        drain(old_tier, now)
+    return ticket
+
+
+def send_back(
+    *, actor: Account, ticket: Ticket, guidance: str, now: datetime | None = None
+) -> Ticket:
+    """A higher tier returns the ticket to the tier it came from, with guidance."""
+    from tickets import selectors as ticket_selectors
+
+    now = now or timezone.now()
+    guidance = (guidance or "").strip()
+    if not guidance:
+        raise ValidationError(_("Give the lower tier guidance on what to do."))
+    if len(guidance) > 2000:
+        raise ValidationError(_("The guidance is limited to 2,000 characters."))
+    with transaction.atomic():
+        ticket = _lock(ticket.pk)
+        if not ticket_selectors.can_work(actor, ticket):
+            raise PermissionDenied
+        if not ticket.is_open:
+            raise ValidationError(_("Only an open ticket can be sent back."))
+        stint = _current_stint(ticket)
+        if stint is None or stint.from_tier is None or stint.from_tier.depth <= ticket.tier.depth:
+            raise ValidationError(_("This ticket did not come from a lower tier."))
+        old_tier = ticket.tier_id
+        enter_tier(
+            ticket, stint.from_tier, now, kind=EntryKind.RETURNED, actor=actor, reason=guidance
+        )
+        drain(old_tier, now)
+    return ticket
+
+
+def _lock(pk: int) -> Ticket:
+    return Ticket.objects.select_for_update().select_related("tier", "reporter_unit").get(pk=pk)
+
+
+# --- the sweep ----------------------------------------------------------------------------
+
+
+def escalate_breached(pk: int, hop: int, now: datetime) -> bool:
+    """Escalate one breached ticket if nobody has yet. True when this call did it."""
+    try:
+        with transaction.atomic():
+            ticket = (
+                Ticket.objects.select_for_update(of=("self",))
+                .select_related("tier", "reporter_unit", "assignee")
+                .filter(pk=pk, hop=hop, breach_at__lte=now, status__in=OPEN_STATUSES)
+                .first()
+            )
+            if ticket is None:
+                return False  # another sweep got there first, or it was answered
+            clock = (
+                "response" if ticket.response_due and ticket.response_due <= now else "resolution"
+            )
+            EscalationRecord.objects.filter(ticket=ticket, hop=ticket.hop).update(breached=True)
+            ticket.breached = True
+            ticket.updated_at = now
+            target = selectors.next_tier(ticket)
+            if target is None:
+                return _alert_last_tier(ticket, clock, now)
+            old_tier = ticket.tier_id
+            timeline.add(ticket, EventKind.BREACH, clock=clock, tier=ticket.tier.name)
+            enter_tier(ticket, target, now, kind=EntryKind.BREACH, reason=clock)
+            drain(old_tier, now)
+            return True
+    except IntegrityError:
+        log.info("ticket %s: escalation from hop %s already recorded", pk, hop)
+        return False
+
+
+def _alert_last_tier(ticket: Ticket, clock: str, now: datetime) -> bool:
+    first = EscalationRecord.objects.filter(ticket=ticket, hop=ticket.hop, alerted=False).update(
+        alerted=True
+    )
+    sla.silence(ticket)
+    ticket.save()
+    if first:
+        timeline.add(ticket, EventKind.BREACH, clock=clock, tier=ticket.tier.name)
+        timeline.ministry_alert(ticket)
+        timeline.announce(ticket, "breach")
+    return bool(first)
+
+
+def warn_due(now: datetime) -> int:
+    sent = 0
+    due = Ticket.objects.filter(warn_at__lte=now).order_by("warn_at").values_list("pk", "warn_at")
+    for pk, warn_at in list(due[:SWEEP_BATCH]):
+        with transaction.atomic():
+            ticket = (
+                Ticket.objects.select_for_update()
+                .select_related("tier")
+                .filter(pk=pk, warn_at=warn_at)
+                .first()
+            )
+            if ticket is None:
+                continue
+            clocks = sla.mark_warned(ticket, now)
+            ticket.save(
+                update_fields=["response_warned", "resolution_warned", "warn_at", "breach_at"]
+            )
+            if clocks:
+                timeline.add(ticket, EventKind.WARNING, internal=True, clocks=clocks)
+                timeline.warning(ticket, clocks)
+                sent += 1
+    return sent
+
+
+def close_resolved(now: datetime) -> int:
+    """Resolved tickets the reporter left alone for seven days close themselves."""
+    from tickets import services as ticket_services
+
+    cutoff = now - AUTO_CLOSE_AFTER
+    pks = Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lte=cutoff).values_list(
+        "pk", flat=True
+    )
+    return sum(ticket_services.auto_close(pk, now) for pk in list(pks[:SWEEP_BATCH]))
+
+
+def sweep(now: datetime | None = None) -> dict[str, int]:
+    """The minute job: warnings, escalations, auto-close, then fill free capacity."""
+    now = now or timezone.now()
+    counts = {"warned": warn_due(now), "escalated": 0}
+    while True:
+        due = list(
+            Ticket.objects.filter(breach_at__lte=now)
+            .order_by("breach_at")
+            .values_list("pk", "hop")[:SWEEP_BATCH]
+        )
+        counts["escalated"] += sum(escalate_breached(pk, hop, now) for pk, hop in due)
+        if len(due) < SWEEP_BATCH:
+            break
+    counts["closed"] = close_resolved(now)
+    counts["assigned"] = drain_all(now)
+    return counts
+
+
+# --- duty -------------------------------------------------------------------------------
+
+
+def can_edit_duty(actor, engineer: Account) -> bool:
+    """Managers of the engineer's tier (or above) edit the roster; an engineer switches
+    their own on-duty and away status."""
+    if not scoping.is_active_account(actor) or not engineer.is_support_engineer:
+        return False
+    return actor.pk == engineer.pk or scoping.can_manage_unit(actor, engineer.unit)
+
+
+def duty_update(
+    *,
+    actor: Account,
+    engineer: Account,
+    on_duty: bool | None = None,
+    away: bool | None = None,
+    capacity: int | None = None,
+    now: datetime | None = None,
+) -> DutyProfile:
+    now = now or timezone.now()
+    if not can_edit_duty(actor, engineer):
+        raise PermissionDenied
+    if capacity is not None:
+        if not scoping.can_manage_unit(actor, engineer.unit):
+            raise PermissionDenied
+        if not 0 <= capacity <= 500:
+            raise ValidationError(_("Capacity must be between 0 and 500 open tickets."))
+    with transaction.atomic():
+        profile, _created = DutyProfile.objects.select_for_update().get_or_create(account=engineer)
+        changed = {}
+        for field, value in (("on_duty", on_duty), ("away", away), ("capacity", capacity)):
+            if value is not None and getattr(profile, field) != value:
+                setattr(profile, field, value)
+                changed[field] = value
+        profile.updated_at = now
+        profile.save()
+        if changed and actor.pk != engineer.pk:
+            audit_event(
+                action=AuditAction.SUPPORT_ROSTER_CHANGED,
+                actor=actor,
+                target=engineer,
+                detail=changed,
+            )
+    drain(engineer.unit_id, now)
+    return profile
+
+
+def parse_slots(rows) -> list[tuple[int, time, time]]:
+    """Validate (weekday, start, end) rows; every problem is reported with its row."""
+    out, errors = [], []
+    for n, (weekday, start, end) in enumerate(rows, start=1):
+        if not isinstance(weekday, int) or not 0 <= weekday <= 6:
+            errors.append(_("Row %d: choose a weekday.") % n)
+            continue
+        if not isinstance(start, time) or not isinstance(end, time):
+            errors.append(_("Row %d: give a start and an end time (HH:MM).") % n)
+            continue
+        if start == end:
+            errors.append(
+                _("Row %d: start and end are the same; a slot past midnight ends the next day.") % n
+            )
+            continue
+        out.append((weekday, start, end))
+    if len(out) > 50:
+        errors.append(_("At most 50 duty slots per engineer."))
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def slots_replace(*, actor: Account, engineer: Account, rows, now: datetime | None = None):
+    if not scoping.can_manage_unit(actor, engineer.unit) or not engineer.is_support_engineer:
+        raise PermissionDenied
+    slots = parse_slots(rows)
+    with transaction.atomic():
+        DutySlot.objects.filter(account=engineer).delete()
+        DutySlot.objects.bulk_create(
+            [DutySlot(account=engineer, weekday=w, start=s, end=e) for w, s, e in slots]
+        )
+        audit_event(
+            action=AuditAction.SUPPORT_ROSTER_CHANGED,
+            actor=actor,
+            target=engineer,
+            detail={"slots": [[w, s.strftime("%H:%M"), e.strftime("%H:%M")] for w, s, e in slots]},
+        )
+    drain(engineer.unit_id, now)
+
+
+# --- settings ---------------------------------------------------------------------------
+
+
+def can_edit_sla(actor, unit: Unit) -> bool:
+    return unit.level in (Level.MINISTRY, Level.PROVINCE) and scoping.can_manage_unit(actor, unit)
+
+
+def sla_targets_set(*, actor: Account, unit: Unit, targets: dict[str, tuple[int, int]]) -> None:
+    """Replace `unit`'s SLA overrides: {priority: (response minutes, resolution minutes)}."""
+    if not can_edit_sla(actor, unit):
+        raise PermissionDenied
+    errors = []
+    for priority, (response, resolution) in targets.items():
+        label = Priority(priority).label
+        if not 1 <= response <= 60 * 24 * 30 or not 1 <= resolution <= 60 * 24 * 90:
+            errors.append(_("%s: targets must be between 1 minute and 30 / 90 days.") % label)
+        elif response > resolution:
+            errors.append(_("%s: the first response cannot be due after the resolution.") % label)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        for priority, (response, resolution) in targets.items():
+            SlaTarget.objects.update_or_create(
+                unit=unit,
+                priority=priority,
+                defaults={"response_minutes": response, "resolution_minutes": resolution},
+            )
+        audit_event(
+            action=AuditAction.SUPPORT_SLA_CHANGED,
+            actor=actor,
+            unit=unit,
+            detail={p: list(v) for p, v in targets.items()},
+        )
+
+
+def prefecture_tier_set(*, actor: Account, province: Unit, enabled: bool) -> None:
+    if province.level != Level.PROVINCE or not scoping.can_manage_unit(actor, province):
+        raise PermissionDenied
+    with transaction.atomic():
+        SupportSettings.objects.update_or_create(
+            province=province, defaults={"prefecture_tier": enabled}
+        )
+        audit_event(
+            action=AuditAction.SUPPORT_TIERS_CHANGED,
+            actor=actor,
+            unit=province,
+            detail={"prefecture_tier": enabled},
+        )

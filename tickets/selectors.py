@@ -1,0 +1,229 @@
+"""Who may see and work a ticket, and the lists and figures built on that rule.
+
+- The reporter sees its own ticket (never internal notes or routing decisions).
+- Support engineers and managers see the tickets raised in their subtree: a county's
+  engineer never opens another county's tickets; a province's sees its counties'.
+- Working a ticket (public replies, status, escalation) belongs to the engineers and
+  managers of the unit that is the ticket's current tier.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models.functions import Substr, TruncDate
+
+from accounts import scoping
+from accounts.models import SEGMENT, Account, Role, Unit
+from escalation import workhours
+from escalation.models import EscalationRecord
+from tickets.models import HELD_STATUSES, OPEN_STATUSES, Status, Ticket, TicketEvent
+
+LIST_FIELDS = ("reporter", "reporter_unit", "tier", "assignee")
+
+
+def is_support_person(actor) -> bool:
+    return scoping.is_active_account(actor) and (
+        actor.is_support_engineer or actor.role == Role.MANAGER
+    )
+
+
+def visible_tickets(actor) -> QuerySet[Ticket]:
+    if not scoping.is_active_account(actor):
+        return Ticket.objects.none()
+    mine = Q(reporter=actor)
+    if is_support_person(actor):
+        mine |= scoping.under("reporter_path", actor.unit.path)
+    return Ticket.objects.filter(mine)
+
+
+def can_view(actor, ticket: Ticket) -> bool:
+    if not scoping.is_active_account(actor):
+        return False
+    if ticket.reporter_id == actor.pk:
+        return True
+    return is_support_person(actor) and ticket.reporter_path.startswith(actor.unit.path)
+
+
+def can_see_internal(actor, ticket: Ticket) -> bool:
+    return ticket.reporter_id != actor.pk and is_support_person(actor) and can_view(actor, ticket)
+
+
+def can_work(actor, ticket: Ticket) -> bool:
+    """Engineers and managers of the ticket's current tier."""
+    return (
+        is_support_person(actor)
+        and ticket.tier_id == actor.unit_id
+        and ticket.reporter_id != actor.pk
+        and can_view(actor, ticket)
+    )
+
+
+def wants_ticket_event(account, payload: dict) -> bool:
+    """Live ticket events go to a tier group that holds every account of the tier
+    unit; only its engineers and managers, the reporter and the assignee want them."""
+    if account.pk in (payload.get("reporter_id"), payload.get("assignee_id")):
+        return True
+    return account.is_support_engineer or account.role == Role.MANAGER
+
+
+def timeline(actor, ticket: Ticket) -> QuerySet[TicketEvent]:
+    entries = ticket.events.select_related("actor").prefetch_related("files")
+    if not can_see_internal(actor, ticket):
+        entries = entries.filter(internal=False)
+    return entries.order_by("id")
+
+
+def stints(ticket: Ticket) -> QuerySet[EscalationRecord]:
+    return ticket.stints.select_related("tier", "actor").order_by("hop")
+
+
+# --- lists ------------------------------------------------------------------------------
+
+
+def my_tickets(actor) -> QuerySet[Ticket]:
+    return Ticket.objects.filter(reporter=actor).select_related(*LIST_FIELDS).order_by("-id")
+
+
+def my_queue(actor) -> QuerySet[Ticket]:
+    """Open tickets assigned to me, the most urgent deadline first."""
+    return (
+        Ticket.objects.filter(assignee=actor, status__in=HELD_STATUSES)
+        .select_related(*LIST_FIELDS)
+        .order_by(F("breach_at").asc(nulls_last=True), "id")
+    )
+
+
+def tier_queue(actor, *, waiting_only: bool = False) -> QuerySet[Ticket]:
+    """Open tickets at the actor's unit as a tier, oldest arrival first."""
+    if not is_support_person(actor):
+        return Ticket.objects.none()
+    qs = Ticket.objects.filter(tier_id=actor.unit_id, status__in=OPEN_STATUSES)
+    if waiting_only:
+        qs = qs.filter(status=Status.NEW)
+    return qs.select_related(*LIST_FIELDS).order_by("tier_entered_at", "id")
+
+
+def search(actor, *, q: str = "", status: str = "", category: str = "") -> QuerySet[Ticket]:
+    qs = visible_tickets(actor)
+    if status == "open":
+        qs = qs.filter(status__in=OPEN_STATUSES)
+    elif status in Status.values:
+        qs = qs.filter(status=status)
+    if category:
+        qs = qs.filter(category=category)
+    if q:
+        qs = qs.filter(
+            Q(title__icontains=q) | Q(pk=int(q)) if q.isdigit() else Q(title__icontains=q)
+        )
+    return qs.select_related(*LIST_FIELDS).order_by("-id")
+
+
+# --- the manager dashboard -------------------------------------------------------------
+
+AGE_BUCKETS = ((1, "<1d"), (3, "1–3d"), (7, "3–7d"), (None, ">7d"))
+
+
+def dashboard(actor, *, days: int, now: datetime) -> dict:
+    """Volumes, backlog age and SLA compliance for the actor's subtree over `days`.
+
+    Every figure reads either open tickets (a partial index, bounded by the backlog)
+    or tickets created in the window (an index on creation time), never the whole
+    history, so the page costs the same with ten thousand or a million tickets."""
+    unit: Unit = actor.unit
+    in_tree = scoping.under("reporter_path", unit.path)
+    since = now - timedelta(days=days)
+    child = Substr("reporter_path", 1, len(unit.path) + SEGMENT)
+
+    open_qs = Ticket.objects.filter(in_tree, status__in=OPEN_STATUSES)
+    age_filters = {}
+    lower = 0
+    for upper, label in AGE_BUCKETS:
+        cond = Q(created_at__lte=now - timedelta(days=lower))
+        if upper is not None:
+            cond &= Q(created_at__gt=now - timedelta(days=upper))
+        age_filters[label] = Count("id", filter=cond)
+        lower = upper or lower
+    backlog = open_qs.aggregate(
+        total=Count("id"),
+        waiting=Count("id", filter=Q(status=Status.NEW)),
+        oldest=Min("created_at"),
+        **{f"age_{i}": f for i, f in enumerate(age_filters.values())},
+    )
+    backlog["ages"] = [
+        (label, backlog.pop(f"age_{i}")) for i, label in enumerate(age_filters.keys())
+    ]
+    by_status = dict(open_qs.values_list("status").annotate(n=Count("id")))
+
+    window = Ticket.objects.filter(in_tree, created_at__gte=since)
+    volume = window.aggregate(
+        created=Count("id"),
+        resolved=Count("id", filter=Q(status__in=(Status.RESOLVED, Status.CLOSED))),
+        breached=Count("id", filter=Q(breached=True)),
+    )
+    per_day = list(
+        window.annotate(day=TruncDate("created_at", tzinfo=workhours.TZ))
+        .values("day")
+        .annotate(n=Count("id"))
+        .order_by("day")
+    )
+
+    children = {
+        row["child"]: row
+        for row in window.annotate(child=child)
+        .values("child")
+        .annotate(
+            created=Count("id"),
+            resolved=Count("id", filter=Q(status__in=(Status.RESOLVED, Status.CLOSED))),
+            breached=Count("id", filter=Q(breached=True)),
+        )
+    }
+    for row in (
+        open_qs.annotate(child=child)
+        .values("child")
+        .annotate(open=Count("id"), oldest=Min("created_at"))
+    ):
+        children.setdefault(
+            row["child"], {"child": row["child"], "created": 0, "resolved": 0, "breached": 0}
+        )
+        children[row["child"]].update(open=row["open"], oldest=row["oldest"])
+    units = {u.path: u for u in Unit.objects.filter(path__in=list(children))}
+    child_rows = []
+    for path, row in sorted(children.items()):
+        row.setdefault("open", 0)
+        row.setdefault("oldest", None)
+        row["unit"] = units.get(path)
+        row["compliance"] = _rate(row["created"] - row["breached"], row["created"])
+        child_rows.append(row)
+
+    tiers = []
+    for row in (
+        EscalationRecord.objects.filter(
+            scoping.under("reporter_path", unit.path), created_on__gte=since
+        )
+        .values("level")
+        .annotate(stays=Count("id"), breached=Count("id", filter=Q(breached=True)))
+    ):
+        row["compliance"] = _rate(row["stays"] - row["breached"], row["stays"])
+        tiers.append(row)
+    order = {"county": 0, "prefecture": 1, "province": 2, "ministry": 3}
+    tiers.sort(key=lambda r: order.get(r["level"], 9))
+    volume["compliance"] = _rate(volume["created"] - volume["breached"], volume["created"])
+    return {
+        "backlog": backlog,
+        "by_status": by_status,
+        "volume": volume,
+        "per_day": per_day,
+        "children": child_rows,
+        "tiers": tiers,
+        "days": days,
+    }
+
+
+def _rate(good: int, total: int) -> float | None:
+    return None if not total else round(100.0 * good / total, 1)
+
+
+def account_name(account: Account | None) -> str:
+    return "" if account is None else (account.full_name or account.username)

@@ -1,0 +1,356 @@
+"""Writes on tickets: raise, reply, note, the status machine, assignment, rating.
+
+Routing, SLA clocks and escalation belong to `escalation`; this module calls it.
+Each write locks the ticket row, checks permission and state through
+`tickets.selectors`, changes the row, adds a timeline entry and announces it after
+commit — all or nothing, files included.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import scoping
+from accounts.models import Account
+from escalation import selectors as escalation_selectors
+from escalation import services as escalation
+from escalation import sla
+from escalation.models import EntryKind
+from notices.services import check_files, clean_file_name, render_body, undo_files
+from tickets import selectors, timeline
+from tickets.models import (
+    HELD_STATUSES,
+    OPEN_STATUSES,
+    Category,
+    EventKind,
+    Priority,
+    Status,
+    Ticket,
+    TicketFile,
+)
+
+MAX_TITLE = 200
+MAX_TEXT = 20_000
+MAX_RATING_COMMENT = 500
+
+# The status machine: action → (states it starts from, state it leads to, who may).
+WORKER, REPORTER = "worker", "reporter"
+TRANSITIONS = {
+    "start": ((Status.ASSIGNED,), Status.IN_PROGRESS, WORKER),
+    "wait": ((Status.ASSIGNED, Status.IN_PROGRESS), Status.WAITING, WORKER),
+    "resolve": ((Status.ASSIGNED, Status.IN_PROGRESS, Status.WAITING), Status.RESOLVED, WORKER),
+    "reopen": ((Status.RESOLVED,), Status.IN_PROGRESS, REPORTER),
+    "close": ((*OPEN_STATUSES, Status.RESOLVED), Status.CLOSED, REPORTER),
+}
+# Actions that must say something: the question, the solution, why it is back.
+NEEDS_TEXT = {"wait", "resolve", "reopen"}
+
+
+def _clean_text(text: str, what: str, *, required: bool) -> str:
+    text = (text or "").strip()
+    if required and not text:
+        raise ValidationError(_("%s cannot be empty.") % what)
+    if len(text) > MAX_TEXT:
+        raise ValidationError(
+            _("%(what)s is limited to %(n)s characters.") % {"what": what, "n": f"{MAX_TEXT:,}"}
+        )
+    return text
+
+
+def _store_files(files, *, ticket, event, account, stored: list) -> None:
+    for f in files:
+        item = TicketFile(
+            ticket=ticket,
+            event=event,
+            name=clean_file_name(f.name),
+            size=f.size,
+            uploaded_by=account,
+        )
+        item.file.save(item.name, f, save=False)
+        stored.append(item.file.name)
+        item.save()
+
+
+def _lock(pk: int) -> Ticket:
+    return (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("tier", "reporter_unit", "reporter", "assignee")
+        .get(pk=pk)
+    )
+
+
+def ticket_create(
+    *,
+    actor: Account,
+    title: str,
+    description: str,
+    category: str,
+    priority: str = Priority.NORMAL,
+    files=(),
+    now: datetime | None = None,
+) -> Ticket:
+    """Raise a ticket: stored, placed at the first tier of the reporter's chain and
+    routed to the next engineer on duty there (or left in the tier queue)."""
+    if not scoping.is_active_account(actor):
+        raise PermissionDenied
+    now = now or timezone.now()
+    errors = []
+    title = (title or "").strip()
+    if not title:
+        errors.append(_("Give the ticket a title."))
+    elif len(title) > MAX_TITLE:
+        errors.append(_("The title is limited to %d characters.") % MAX_TITLE)
+    try:
+        description = _clean_text(description, _("The description"), required=True)
+    except ValidationError as exc:
+        errors.extend(exc.messages)
+    if category not in Category.values:
+        errors.append(_("Choose a category."))
+    if priority not in Priority.values:
+        errors.append(_("Choose a priority."))
+    errors.extend(check_files(files))
+    if errors:
+        raise ValidationError(errors)
+    with undo_files() as stored, transaction.atomic():
+        ticket = Ticket.objects.create(
+            reporter=actor,
+            reporter_unit=actor.unit,
+            reporter_path=actor.unit.path,
+            title=title,
+            description=description,
+            description_html=render_body(description),
+            category=category,
+            priority=priority,
+            tier=escalation_selectors.tier_chain(actor.unit)[0],
+            created_at=now,
+            updated_at=now,
+            tier_entered_at=now,
+        )
+        entry = timeline.add(ticket, EventKind.CREATED, actor)
+        _store_files(files, ticket=ticket, event=entry, account=actor, stored=stored)
+        escalation.enter_tier(ticket, ticket.tier, now, kind=EntryKind.OPENED, actor=actor)
+    return ticket
+
+
+def ticket_reply(
+    *,
+    actor: Account,
+    ticket: Ticket,
+    body: str,
+    internal: bool = False,
+    files=(),
+    now: datetime | None = None,
+) -> Ticket:
+    """A public reply (reporter or the current tier) or an internal note (support
+    people who can see the ticket, never the reporter)."""
+    now = now or timezone.now()
+    what = _("The note") if internal else _("The reply")
+    body = _clean_text(body, what, required=not files)
+    errors = check_files(files)
+    if errors:
+        raise ValidationError(errors)
+    with undo_files() as stored, transaction.atomic():
+        ticket = _lock(ticket.pk)
+        if not selectors.can_view(actor, ticket):
+            raise PermissionDenied
+        reporter = actor.pk == ticket.reporter_id
+        if internal and not selectors.can_see_internal(actor, ticket):
+            raise PermissionDenied
+        if not internal and not (reporter or selectors.can_work(actor, ticket)):
+            raise PermissionDenied
+        if ticket.status == Status.CLOSED:
+            raise ValidationError(
+                _("This ticket is closed; raise a new one if the problem is back.")
+            )
+        ticket.updated_at = now
+        entry = timeline.add(
+            ticket,
+            EventKind.NOTE if internal else EventKind.REPLY,
+            actor,
+            body_html=render_body(body) if body else "",
+            internal=internal,
+        )
+        _store_files(files, ticket=ticket, event=entry, account=actor, stored=stored)
+        if not internal and not reporter:
+            sla.responded(ticket, now)
+            if ticket.status == Status.ASSIGNED and ticket.assignee_id == actor.pk:
+                _set_status(ticket, Status.IN_PROGRESS, actor)
+        elif reporter and ticket.status == Status.WAITING:
+            _set_status(ticket, Status.IN_PROGRESS, actor)
+            sla.resume(ticket, now)
+        ticket.save()
+        timeline.announce(ticket, "note" if internal else "reply", event=entry)
+    return ticket
+
+
+def _set_status(ticket: Ticket, status: str, actor, **data) -> None:
+    old = ticket.status
+    ticket.status = status
+    timeline.add(ticket, EventKind.STATUS, actor, old=old, new=status, **data)
+
+
+def ticket_transition(
+    *,
+    actor: Account,
+    ticket: Ticket,
+    action: str,
+    text: str = "",
+    rating: int | None = None,
+    rating_comment: str = "",
+    now: datetime | None = None,
+) -> Ticket:
+    """Move a ticket through the status machine (TRANSITIONS)."""
+    if action not in TRANSITIONS:
+        raise ValidationError(_("Unknown action."))
+    now = now or timezone.now()
+    sources, target, who = TRANSITIONS[action]
+    text = _clean_text(text, _("The message"), required=action in NEEDS_TEXT)
+    if rating is not None and not (1 <= rating <= 5):
+        raise ValidationError(_("Rate from 1 to 5 stars."))
+    with transaction.atomic():
+        ticket = _lock(ticket.pk)
+        if not selectors.can_view(actor, ticket):
+            raise PermissionDenied
+        if who == REPORTER and actor.pk != ticket.reporter_id:
+            raise PermissionDenied
+        if who == WORKER and not selectors.can_work(actor, ticket):
+            raise PermissionDenied
+        if ticket.status not in sources:
+            raise ValidationError(
+                _("A ticket that is “%(status)s” cannot be %(action)s.")
+                % {"status": ticket.get_status_display(), "action": _action_label(action)}
+            )
+        if action in ("start", "wait", "resolve") and ticket.assignee_id is None:
+            raise ValidationError(_("Take the ticket first."))
+        old_tier_holder = ticket.assignee_id
+        ticket.updated_at = now
+        if text:
+            timeline.add(ticket, EventKind.REPLY, actor, body_html=render_body(text))
+        old_status = ticket.status
+        ticket.status = target
+        if action == "start":
+            sla.responded(ticket, now)
+        elif action == "wait":
+            sla.responded(ticket, now)
+            sla.pause(ticket, now)
+        elif action == "resolve":
+            ticket.resolved_at = now
+            sla.stop(ticket)
+        elif action == "reopen":
+            ticket.resolved_at = None
+            _reopen(ticket, now)
+        elif action == "close":
+            ticket.closed_at = now
+            sla.stop(ticket)
+        timeline.add(ticket, EventKind.STATUS, actor, old=old_status, new=ticket.status)
+        if action == "close" and rating is not None:
+            _rate(ticket, actor, rating, rating_comment)
+        ticket.save()
+        timeline.announce(ticket, action)
+        if old_tier_holder and ticket.status not in HELD_STATUSES:
+            transaction.on_commit(lambda: escalation.drain(ticket.tier_id))
+    return ticket
+
+
+def _reopen(ticket: Ticket, now: datetime) -> None:
+    """Back to whoever resolved it if they can still hold it; else back into rotation.
+    The resolution clock re-arms with a full target (no instant breach)."""
+    sla.resume(ticket, now, reopened=True)
+    holder = ticket.assignee
+    if holder is None or not (
+        holder.is_active and holder.is_support_engineer and holder.unit_id == ticket.tier_id
+    ):
+        escalation.route(ticket, now, cause="reopen")
+        if ticket.assignee_id:
+            transaction.on_commit(lambda: timeline.assigned(ticket))
+
+
+def _rate(ticket: Ticket, actor, rating: int, comment: str) -> None:
+    ticket.rating = rating
+    ticket.rating_comment = (comment or "").strip()[:MAX_RATING_COMMENT]
+    timeline.add(ticket, EventKind.RATED, actor, rating=rating, comment=ticket.rating_comment)
+
+
+def ticket_rate(*, actor: Account, ticket: Ticket, rating: int, comment: str = "") -> Ticket:
+    """The reporter rates a closed ticket once (closing with a rating does it too)."""
+    if not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise ValidationError(_("Rate from 1 to 5 stars."))
+    with transaction.atomic():
+        ticket = _lock(ticket.pk)
+        if actor.pk != ticket.reporter_id:
+            raise PermissionDenied
+        if ticket.status != Status.CLOSED:
+            raise ValidationError(_("Close the ticket to rate it."))
+        if ticket.rating is not None:
+            raise ValidationError(_("This ticket has already been rated."))
+        ticket.updated_at = timezone.now()
+        _rate(ticket, actor, rating, comment)
+        ticket.save()
+    return ticket
+
+
+def ticket_assign(
+    *, actor: Account, ticket: Ticket, engineer: Account, now: datetime | None = None
+) -> Ticket:
+    """Take a ticket (engineer = actor) or hand it to another engineer of the tier
+    (managers of the tier). Capacity is the rotation's business, not a person's."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ticket = _lock(ticket.pk)
+        if not selectors.can_work(actor, ticket):
+            raise PermissionDenied
+        if engineer.pk != actor.pk and not scoping.can_manage_unit(actor, ticket.tier):
+            raise PermissionDenied
+        if not (
+            engineer.is_active
+            and engineer.is_support_engineer
+            and engineer.unit_id == ticket.tier_id
+        ):
+            raise ValidationError(_("Only an engineer of this tier can hold the ticket."))
+        if not ticket.is_open:
+            raise ValidationError(_("Only an open ticket can be assigned."))
+        if ticket.assignee_id == engineer.pk:
+            return ticket
+        ticket.assignee = engineer
+        if ticket.status == Status.NEW:
+            ticket.status = Status.ASSIGNED
+        ticket.updated_at = now
+        entry = timeline.add(ticket, EventKind.ASSIGNED, actor, assignee=engineer.username)
+        ticket.save()
+        timeline.announce(ticket, "assigned", event=entry)
+        if engineer.pk != actor.pk:
+            timeline.assigned(ticket)
+    return ticket
+
+
+def auto_close(pk: int, now: datetime) -> bool:
+    with transaction.atomic():
+        ticket = (
+            Ticket.objects.select_for_update()
+            .select_related("tier")
+            .filter(pk=pk, status=Status.RESOLVED)
+            .first()
+        )
+        if ticket is None:
+            return False
+        ticket.updated_at = now
+        ticket.closed_at = now
+        _set_status(ticket, Status.CLOSED, None, automatic=True)
+        ticket.save()
+        timeline.announce(ticket, "close")
+    return True
+
+
+def _action_label(action: str) -> str:
+    return {
+        "start": _("started"),
+        "wait": _("put on hold for the reporter"),
+        "resolve": _("resolved"),
+        "reopen": _("reopened"),
+        "close": _("closed"),
+    }[action]

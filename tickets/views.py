@@ -1,0 +1,339 @@
+"""Ticket pages. Each view states its permission with an `accounts.scoping` decorator
+and checks the ticket through `tickets.selectors`; writes go through the services."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts import scoping
+from accounts.models import Account
+from core.http import private_download
+from escalation import selectors as escalation_selectors
+from escalation import services as escalation
+from tickets import exports, selectors, services
+from tickets.forms import ActionForm, RateForm, ReasonForm, ReplyForm, TicketForm
+from tickets.models import Category, Status, Ticket, TicketFile
+
+PAGE_SIZE = 30
+
+
+def _visible(request, pk) -> Ticket:
+    ticket = (
+        Ticket.objects.select_related("reporter", "reporter_unit", "tier", "assignee")
+        .filter(pk=pk)
+        .first()
+    )
+    if ticket is None or not selectors.can_view(request.user, ticket):
+        raise Http404
+    return ticket
+
+
+def _messages_from(request, exc: ValidationError) -> None:
+    for message in exc.messages:
+        messages.error(request, message)
+
+
+def _list(request, qs, *, title, kind, empty):
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    template = "tickets/_rows.html" if request.GET.get("partial") else "tickets/list.html"
+    return render(
+        request,
+        template,
+        {"page": page, "title": title, "kind": kind, "empty": empty, "now": timezone.now()},
+    )
+
+
+@scoping.login_and_unit_required
+def mine(request):
+    return _list(
+        request,
+        selectors.my_tickets(request.user),
+        title=_("My tickets"),
+        kind="mine",
+        empty=_("You have not raised any ticket."),
+    )
+
+
+@scoping.login_and_unit_required
+def queue(request):
+    if not selectors.is_support_person(request.user):
+        raise PermissionDenied
+    return _list(
+        request,
+        selectors.my_queue(request.user),
+        title=_("My queue"),
+        kind="queue",
+        empty=_("Nothing assigned to you."),
+    )
+
+
+@scoping.login_and_unit_required
+def tier(request):
+    if not selectors.is_support_person(request.user):
+        raise PermissionDenied
+    waiting = request.GET.get("waiting") == "1"
+    return _list(
+        request,
+        selectors.tier_queue(request.user, waiting_only=waiting),
+        title=_("Tier queue · %s") % request.user.unit.name,
+        kind="tier",
+        empty=_("No open ticket at this tier."),
+    )
+
+
+def _search_args(request):
+    q = request.GET.get("q", "").strip()[:100]
+    status = request.GET.get("status", "")
+    category = request.GET.get("category", "")
+    if category not in Category.values:
+        category = ""
+    return q, status, category
+
+
+@scoping.login_and_unit_required
+def all_tickets(request):
+    if not selectors.is_support_person(request.user):
+        raise PermissionDenied
+    q, status, category = _search_args(request)
+    page = Paginator(
+        selectors.search(request.user, q=q, status=status, category=category), PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "tickets/list.html",
+        {
+            "page": page,
+            "title": _("Tickets in my area"),
+            "kind": "all",
+            "empty": _("No tickets."),
+            "q": q,
+            "status": status,
+            "category": category,
+            "statuses": Status.choices,
+            "categories": Category.choices,
+            "now": timezone.now(),
+        },
+    )
+
+
+@scoping.manager_required
+def export(request):
+    q, status, category = _search_args(request)
+    return exports.tickets_workbook(
+        request.user, selectors.search(request.user, q=q, status=status, category=category)
+    )
+
+
+@scoping.login_and_unit_required
+def new(request):
+    form = TicketForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            ticket = services.ticket_create(
+                actor=request.user,
+                title=data["title"],
+                description=data["description"],
+                category=data["category"],
+                priority=data["priority"],
+                files=data["files"],
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                form.add_error(None, message)
+        else:
+            messages.success(request, _("Ticket #%d raised.") % ticket.pk)
+            return redirect("ticket_detail", pk=ticket.pk)
+    return render(request, "tickets/new.html", {"form": form})
+
+
+def _detail_context(request, ticket):
+    user = request.user
+    worker = selectors.can_work(user, ticket)
+    engineers = []
+    if worker and scoping.can_manage_unit(user, ticket.tier):
+        engineers = list(escalation_selectors.engineers_of(ticket.tier_id).order_by("pk"))
+    stints = list(selectors.stints(ticket))
+    current = stints[-1] if stints else None
+    return {
+        "ticket": ticket,
+        "entries": selectors.timeline(user, ticket),
+        "stints": stints,
+        "internal": selectors.can_see_internal(user, ticket),
+        "is_reporter": ticket.reporter_id == user.pk,
+        "worker": worker,
+        "can_reply": ticket.status != Status.CLOSED and (ticket.reporter_id == user.pk or worker),
+        "can_note": ticket.status != Status.CLOSED and selectors.can_see_internal(user, ticket),
+        "can_take": worker
+        and user.is_support_engineer
+        and ticket.assignee_id != user.pk
+        and ticket.is_open,
+        "engineers": engineers,
+        "can_escalate": worker
+        and ticket.is_open
+        and escalation_selectors.next_tier(ticket) is not None,
+        "can_send_back": worker
+        and ticket.is_open
+        and current is not None
+        and current.from_tier is not None
+        and current.from_tier.depth > ticket.tier.depth,
+        "reasons": escalation_selectors.reason_labels(),
+        "reply_form": ReplyForm(),
+        "action_form": ActionForm(),
+        "rate_form": RateForm(),
+        "reason_form": ReasonForm(),
+        "now": timezone.now(),
+    }
+
+
+@scoping.login_and_unit_required
+def detail(request, pk):
+    ticket = _visible(request, pk)
+    template = "tickets/_live.html" if request.GET.get("partial") else "tickets/detail.html"
+    return render(request, template, _detail_context(request, ticket))
+
+
+def _act(request, pk, call):
+    ticket = _visible(request, pk)
+    try:
+        call(ticket)
+    except ValidationError as exc:
+        _messages_from(request, exc)
+    except PermissionDenied:
+        messages.error(request, _("You cannot do that on this ticket."))
+    return redirect("ticket_detail", pk=ticket.pk)
+
+
+@require_POST
+@scoping.login_and_unit_required
+def reply(request, pk):
+    form = ReplyForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _form_refused(request, pk, form)
+
+    def call(ticket):
+        services.ticket_reply(
+            actor=request.user,
+            ticket=ticket,
+            body=form.cleaned_data["body"],
+            internal=form.cleaned_data["internal"],
+            files=form.cleaned_data["files"],
+        )
+
+    return _act(request, pk, call)
+
+
+@require_POST
+@scoping.login_and_unit_required
+def act(request, pk):
+    form = ActionForm(request.POST)
+    if not form.is_valid():
+        return _form_refused(request, pk, form)
+    data = form.cleaned_data
+    return _act(
+        request,
+        pk,
+        lambda ticket: services.ticket_transition(
+            actor=request.user,
+            ticket=ticket,
+            action=data["action"],
+            text=data["text"],
+            rating=data["rating"],
+            rating_comment=data["rating_comment"],
+        ),
+    )
+
+
+@require_POST
+@scoping.login_and_unit_required
+def rate(request, pk):
+    form = RateForm(request.POST)
+    if not form.is_valid():
+        return _form_refused(request, pk, form)
+    data = form.cleaned_data
+    return _act(
+        request,
+        pk,
+        lambda ticket: services.ticket_rate(
+            actor=request.user, ticket=ticket, rating=data["rating"], comment=data["rating_comment"]
+        ),
+    )
+
+
+@require_POST
+@scoping.login_and_unit_required
+def assign(request, pk):
+    engineer_id = request.POST.get("engineer") or str(request.user.pk)
+    engineer = Account.objects.filter(pk=engineer_id).first() if engineer_id.isdigit() else None
+    if engineer is None:
+        messages.error(request, _("Choose an engineer of this tier."))
+        return redirect("ticket_detail", pk=pk)
+    return _act(
+        request,
+        pk,
+        lambda ticket: services.ticket_assign(actor=request.user, ticket=ticket, engineer=engineer),
+    )
+
+
+@require_POST
+@scoping.login_and_unit_required
+def escalate(request, pk):
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        return _form_refused(request, pk, form)
+    return _act(
+        request,
+        pk,
+        lambda ticket: escalation.escalate(
+            actor=request.user, ticket=ticket, reason=form.cleaned_data["reason"]
+        ),
+    )
+
+
+@require_POST
+@scoping.login_and_unit_required
+def send_back(request, pk):
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        return _form_refused(request, pk, form)
+    return _act(
+        request,
+        pk,
+        lambda ticket: escalation.send_back(
+            actor=request.user, ticket=ticket, guidance=form.cleaned_data["reason"]
+        ),
+    )
+
+
+def _form_refused(request, pk, form):
+    _visible(request, pk)
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        for error in errors:
+            messages.error(request, f"{label}: {error}" if label else error)
+    return redirect("ticket_detail", pk=pk)
+
+
+@scoping.login_and_unit_required
+def attachment(request, pk, file_pk):
+    ticket = _visible(request, pk)
+    item = get_object_or_404(TicketFile, pk=file_pk, ticket=ticket)
+    if item.event.internal and not selectors.can_see_internal(request.user, ticket):
+        raise Http404
+    return private_download(item)
+
+
+@scoping.manager_required
+def dashboard(request):
+    try:
+        days = int(request.GET.get("days", 30))
+    except ValueError:
+        days = 30
+    days = days if days in (7, 30, 90) else 30
+    data = selectors.dashboard(request.user, days=days, now=timezone.now())
+    return render(request, "tickets/dashboard.html", {"d": data, "day_choices": (7, 30, 90)})
