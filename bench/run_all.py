@@ -18,7 +18,7 @@ from pathlib import Path
 from _harness import fmt_duration
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["issuance.py", "tree_import.py", "notices.py", "chat/run.py"]
+BENCHMARKS = ["issuance.py", "tree_import.py", "notices.py", "chat/run.py", "tickets/pages.py"]
 
 
 def main() -> int:
@@ -154,6 +154,20 @@ def main() -> int:
                         f"p99 {run['p99_ratio']:.2f}x (target ≤ 1.5 at 500)",
                     )
                 )
+    if "tickets/pages.py" in results:
+        r = results["tickets/pages.py"]
+        db = r["database"]
+        for key, page in r["pages"].items():
+            a, b = page["a"], page["b"]
+            rows.append(
+                (
+                    f"ticket pages, {r['tickets_a']:,} → {r['tickets_b']:,} tickets: "
+                    f"{page['label']}",
+                    f"p95 {fmt_duration(a['p95'])} → {fmt_duration(b['p95'])}",
+                    f"ratio {page['ratio']:.2f}"
+                    + ("" if key == "floor" else f" (target ≤ {r['ratio_target']:g})"),
+                )
+            )
     if results:
         print(f"database: {db['backend']} ({db['version']})")
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
