@@ -200,6 +200,10 @@ class AuditAction(models.TextChoices):
     SUPPORT_ROSTER_CHANGED = "support.roster", _("Duty roster changed")
     SUPPORT_SLA_CHANGED = "support.sla", _("SLA targets changed")
     SUPPORT_TIERS_CHANGED = "support.tiers", _("Support tiers changed")
+    ROLL_KEY_ISSUED = "roll.key_issued", _("Roll API key issued")
+    ROLL_KEY_REVOKED = "roll.key_revoked", _("Roll API key revoked")
+    ROLL_ID_UNMASKED = "roll.id_unmasked", _("ID number shown unmasked")
+    ROLL_EXPORTED = "roll.exported", _("Problem records exported")
 
 
 class AuditEvent(models.Model):

@@ -799,3 +799,24 @@ def ministry_manager_bootstrap(*, full_name: str = "") -> IssuedRow:
         wanted=[(ministry, Role.MANAGER, {"full_name": full_name})],
     )
     return result.rows[0]
+
+
+SYSTEM_USERNAME = "system"
+
+
+def system_account() -> Account:
+    """The platform itself as an author (problem-record tickets, automatic reminders).
+    Inactive with no usable password: it can never log in."""
+    account = Account.objects.filter(username=SYSTEM_USERNAME).first()
+    if account is None:
+        account = Account(
+            username=SYSTEM_USERNAME,
+            unit=ministry_ensure(),
+            role=Role.MANAGER,
+            full_name=str(_("Platform")),
+            is_active=False,
+            must_change_password=False,
+        )
+        account.set_unusable_password()
+        account.save()
+    return account

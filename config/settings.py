@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 from config import env
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "chat",
     "tickets",
     "escalation",
+    "roll",
 ]
 
 MIDDLEWARE = [
@@ -130,6 +132,18 @@ CELERY_BEAT_SCHEDULE = {
     "publish-scheduled-notices": {
         "task": "notices.tasks.publish_due_notices",
         "schedule": 60.0,
+    },
+    "roll-sync-pending": {
+        "task": "roll.tasks.sync_pending",
+        "schedule": 60.0,
+    },
+    "roll-purge-signatures": {
+        "task": "roll.tasks.purge_signatures",
+        "schedule": 600.0,
+    },
+    "roll-reminders": {
+        "task": "roll.tasks.send_reminders",
+        "schedule": crontab(hour=8, minute=30),
     },
     "support-sweep": {
         "task": "escalation.tasks.sweep",
@@ -222,3 +236,6 @@ MINISTRY_UNIT_NAME = "教育部"
 NOTICE_MAX_FILE_BYTES = env.integer("NOTICE_MAX_FILE_MB", 20) * 2**20
 NOTICE_MAX_FILES = 10
 DATA_UPLOAD_MAX_NUMBER_FILES = 20
+
+# Problem records: remind schools of graduating-grade records open longer than this.
+ROLL_REMINDER_DAYS = env.integer("ROLL_REMINDER_DAYS", 7)

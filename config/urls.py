@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 
 from accounts import views as accounts
 from core import views as core
+from roll import api as roll_api
 
 urlpatterns = [
     path("", accounts.home, name="home"),
@@ -24,6 +25,9 @@ urlpatterns = [
     path("chat/", include("chat.urls")),
     path("tickets/", include("tickets.urls")),
     path("support/", include("escalation.urls")),
+    path("roll/", include("roll.urls")),
+    path("api/roll/v1/alerts", roll_api.alerts, name="roll_api_alerts"),
+    path("api/roll/v1/alerts/close", roll_api.close, name="roll_api_close"),
     path("auth/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", core.healthz, name="healthz"),

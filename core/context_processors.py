@@ -22,6 +22,11 @@ def platform(request):
         context["unread_notices"] = notices.unread_count(user)
         context["unread_chat"] = chat.unread_total(user)
         context["last_event_id"] = events.latest_id()
+        from roll import selectors as roll
+
+        context["roll_nav"] = roll.is_school_account(user) or roll.can_oversee(user)
+        if roll.is_school_account(user):
+            context["roll_open"] = roll.open_count(user)
         if user.is_support_engineer:
             from tickets import selectors as tickets
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from accounts.models import SEGMENT, Unit
 from escalation import workhours
 from escalation.models import SlaTarget
-from tickets.models import Priority, Ticket
+from tickets.models import Category, Priority, Ticket
 
 # (first response, resolution) in minutes of countable time.
 DEFAULT_TARGETS = {
@@ -71,9 +71,15 @@ def _targets(ticket: Ticket) -> Targets:
 
 
 def start(ticket: Ticket, now: datetime) -> None:
-    """Both clocks from zero: the ticket has just entered a tier."""
-    t = _targets(ticket)
+    """Both clocks from zero: the ticket has just entered a tier. Problem-record
+    tickets run no clock: their pace is the roll system's and the daily reminders'."""
     ticket.tier_entered_at = now
+    if ticket.category == Category.PROBLEM_RECORDS:
+        ticket.first_response_at = None
+        ticket.resolution_used = 0.0
+        stop(ticket)
+        return
+    t = _targets(ticket)
     ticket.first_response_at = None
     ticket.response_due = workhours.add(now, t.response, around_clock=t.around_clock)
     ticket.resolution_used = 0.0
@@ -105,6 +111,8 @@ def pause(ticket: Ticket, now: datetime) -> None:
 def resume(ticket: Ticket, now: datetime, *, reopened: bool = False) -> None:
     """The reporter answered (or reopened): the clock counts again. A reopen re-arms a
     full resolution target; a resume keeps what was used, leaving at least 10 %."""
+    if ticket.category == Category.PROBLEM_RECORDS:
+        return
     t = _targets(ticket)
     if reopened:
         ticket.resolution_used = 0.0

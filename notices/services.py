@@ -465,3 +465,27 @@ def notice_remind(*, actor, notice: Notice, mode: str) -> Reminder:
             ),
         )
     return reminder
+
+
+def notice_publish_system(
+    *, author_unit: Unit, title: str, body: str, targets: list[Unit], levels: list[str]
+) -> Notice:
+    """A notice the platform sends by itself (e.g. problem-record reminders) in the
+    name of `author_unit`, published at once to `targets` × `levels`."""
+    from accounts.services import system_account
+
+    now = timezone.now()
+    with transaction.atomic():
+        notice = Notice.objects.create(
+            author=system_account(),
+            author_unit=author_unit,
+            title=title[:MAX_TITLE],
+            body=body,
+            body_html=render_body(body),
+            priority=Priority.URGENT,
+            levels=",".join(levels),
+            status=Status.DRAFT,
+        )
+        _set_targets(notice, targets)
+        _publish_now(notice.pk, now, from_status=(Status.DRAFT,))
+    return notice

@@ -18,7 +18,7 @@ from accounts import scoping
 from accounts.models import SEGMENT, Account, Role, Unit
 from escalation import workhours
 from escalation.models import EscalationRecord
-from tickets.models import HELD_STATUSES, OPEN_STATUSES, Status, Ticket, TicketEvent
+from tickets.models import HELD_STATUSES, OPEN_STATUSES, Category, Status, Ticket, TicketEvent
 
 LIST_FIELDS = ("reporter", "reporter_unit", "tier", "assignee")
 
@@ -32,22 +32,30 @@ def is_support_person(actor) -> bool:
 def visible_tickets(actor) -> QuerySet[Ticket]:
     if not scoping.is_active_account(actor):
         return Ticket.objects.none()
-    mine = Q(reporter=actor)
+    mine = Q(reporter=actor) | Q(category=Category.PROBLEM_RECORDS, reporter_unit_id=actor.unit_id)
     if is_support_person(actor):
         mine |= scoping.under("reporter_path", actor.unit.path)
     return Ticket.objects.filter(mine)
 
 
+def reporter_side(actor, ticket: Ticket) -> bool:
+    """The reporter, or — for the problem-record ticket the platform raises for a
+    school — any account of that school."""
+    if ticket.reporter_id == actor.pk:
+        return True
+    return ticket.category == Category.PROBLEM_RECORDS and ticket.reporter_unit_id == actor.unit_id
+
+
 def can_view(actor, ticket: Ticket) -> bool:
     if not scoping.is_active_account(actor):
         return False
-    if ticket.reporter_id == actor.pk:
+    if reporter_side(actor, ticket):
         return True
     return is_support_person(actor) and ticket.reporter_path.startswith(actor.unit.path)
 
 
 def can_see_internal(actor, ticket: Ticket) -> bool:
-    return ticket.reporter_id != actor.pk and is_support_person(actor) and can_view(actor, ticket)
+    return not reporter_side(actor, ticket) and is_support_person(actor) and can_view(actor, ticket)
 
 
 def can_work(actor, ticket: Ticket) -> bool:
@@ -55,7 +63,7 @@ def can_work(actor, ticket: Ticket) -> bool:
     return (
         is_support_person(actor)
         and ticket.tier_id == actor.unit_id
-        and ticket.reporter_id != actor.pk
+        and not reporter_side(actor, ticket)
         and can_view(actor, ticket)
     )
 
@@ -83,7 +91,8 @@ def stints(ticket: Ticket) -> QuerySet[EscalationRecord]:
 
 
 def my_tickets(actor) -> QuerySet[Ticket]:
-    return Ticket.objects.filter(reporter=actor).select_related(*LIST_FIELDS).order_by("-id")
+    mine = Q(reporter=actor) | Q(category=Category.PROBLEM_RECORDS, reporter_unit_id=actor.unit_id)
+    return Ticket.objects.filter(mine).select_related(*LIST_FIELDS).order_by("-id")
 
 
 def my_queue(actor) -> QuerySet[Ticket]:

@@ -158,7 +158,7 @@ def ticket_reply(
         ticket = _lock(ticket.pk)
         if not selectors.can_view(actor, ticket):
             raise PermissionDenied
-        reporter = actor.pk == ticket.reporter_id
+        reporter = selectors.reporter_side(actor, ticket)
         if internal and not selectors.can_see_internal(actor, ticket):
             raise PermissionDenied
         if not internal and not (reporter or selectors.can_work(actor, ticket)):
@@ -216,7 +216,7 @@ def ticket_transition(
         ticket = _lock(ticket.pk)
         if not selectors.can_view(actor, ticket):
             raise PermissionDenied
-        if who == REPORTER and actor.pk != ticket.reporter_id:
+        if who == REPORTER and not selectors.reporter_side(actor, ticket):
             raise PermissionDenied
         if who == WORKER and not selectors.can_work(actor, ticket):
             raise PermissionDenied
@@ -282,7 +282,7 @@ def ticket_rate(*, actor: Account, ticket: Ticket, rating: int, comment: str = "
         raise ValidationError(_("Rate from 1 to 5 stars."))
     with transaction.atomic():
         ticket = _lock(ticket.pk)
-        if actor.pk != ticket.reporter_id:
+        if not selectors.reporter_side(actor, ticket):
             raise PermissionDenied
         if ticket.status != Status.CLOSED:
             raise ValidationError(_("Close the ticket to rate it."))
@@ -310,6 +310,7 @@ def ticket_assign(
             engineer.is_active
             and engineer.is_support_engineer
             and engineer.unit_id == ticket.tier_id
+            and engineer.pk != ticket.reporter_id
         ):
             raise ValidationError(_("Only an engineer of this tier can hold the ticket."))
         if not ticket.is_open:
@@ -331,7 +332,7 @@ def ticket_assign(
 def auto_close(pk: int, now: datetime) -> bool:
     with transaction.atomic():
         ticket = (
-            Ticket.objects.select_for_update()
+            Ticket.objects.select_for_update(of=("self",))
             .select_related("tier")
             .filter(pk=pk, status=Status.RESOLVED)
             .first()
@@ -354,3 +355,70 @@ def _action_label(action: str) -> str:
         "reopen": _("reopened"),
         "close": _("closed"),
     }[action]
+
+
+# --- problem-record tickets (raised by the platform for the roll system's alerts) ----
+
+
+def problem_ticket_sync(
+    *, school, open_records: int, graduating: int, summary: str, now: datetime | None = None
+) -> Ticket | None:
+    """Keep one open problem-record ticket per school while it has open records:
+    raised by the platform when the first arrive (routed like any other ticket),
+    high priority while graduating-grade records are open, resolved by itself when
+    the last one is resolved."""
+    from accounts.services import system_account
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        ticket = (
+            Ticket.objects.select_for_update()
+            .select_related("tier", "reporter_unit")
+            .filter(
+                category=Category.PROBLEM_RECORDS,
+                reporter_unit=school,
+                status__in=OPEN_STATUSES,
+            )
+            .first()
+        )
+        priority = Priority.HIGH if graduating else Priority.NORMAL
+        if ticket is None and open_records:
+            ticket = Ticket.objects.create(
+                reporter=system_account(),
+                reporter_unit=school,
+                reporter_path=school.path,
+                title=_("Problem records of %s") % school.name,
+                description=summary,
+                description_html=render_body(summary),
+                category=Category.PROBLEM_RECORDS,
+                priority=priority,
+                tier=escalation_selectors.tier_chain(school)[0],
+                created_at=now,
+                updated_at=now,
+                tier_entered_at=now,
+            )
+            timeline.add(ticket, EventKind.CREATED, None)
+            escalation.enter_tier(ticket, ticket.tier, now, kind=EntryKind.OPENED)
+            return ticket
+        if ticket is None:
+            return None
+        ticket.updated_at = now
+        if not open_records:
+            old = ticket.status
+            ticket.status = Status.RESOLVED
+            ticket.resolved_at = now
+            sla.stop(ticket)
+            timeline.add(ticket, EventKind.STATUS, None, old=old, new=ticket.status, automatic=True)
+            ticket.save()
+            timeline.announce(ticket, "resolve")
+            if ticket.assignee_id:
+                transaction.on_commit(lambda: escalation.drain(ticket.tier_id))
+            return ticket
+        changed = ticket.priority != priority or ticket.description != summary
+        if changed:
+            ticket.priority = priority
+            ticket.description = summary
+            ticket.description_html = render_body(summary)
+            ticket.save()
+            timeline.announce(ticket, "priority")
+        return ticket

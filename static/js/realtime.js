@@ -57,6 +57,7 @@
       case "ticket.assigned": toast(`${t("Assigned")}: #${Number(frame.ticket)} ${frame.title || ""}`, "", `/tickets/${Number(frame.ticket)}/`, frame.priority === "urgent" || frame.priority === "high"); break;
       case "ticket.warning": toast(`${t("Warning")}: #${Number(frame.ticket)} ${frame.title || ""}`, "", `/tickets/${Number(frame.ticket)}/`, true); break;
       case "ticket.alert": toast(`${t("Alert")}: #${Number(frame.ticket)} ${frame.title || ""}`, "", `/tickets/${Number(frame.ticket)}/`, true); break;
+      case "roll.alerts": onRecords(frame); break;
       case "resync": refreshBadge(); if (document.getElementById("inbox-rows")) location.reload(); break;
       default: break;
     }
@@ -70,6 +71,18 @@
     if (!mine) bumpBadge(1);
     toast(mine ? n.title : `${t("New")}: ${n.title}`, n.author_unit, n.url, n.priority === "urgent");
     insertInboxRow(n);
+  }
+
+  function onRecords(frame) {
+    const mine = frame.schools && frame.schools[body.dataset.unitCode];
+    const n = mine || frame.total || 0;
+    toast(`${t("Records")}: ${Number(n)}`, frame.batch || "", "/roll/", false);
+    const badge = document.getElementById("roll-badge");
+    if (badge && mine) {
+      const value = Number(badge.textContent || 0) + Number(mine);
+      badge.textContent = String(value);
+      badge.classList.toggle("zero", value === 0);
+    }
   }
 
   function onReminder(frame) {

@@ -1,0 +1,170 @@
+"""Who may see and work problem records, masking, and the school / county / region
+views.
+
+- A school's accounts see and work its records.
+- Managers and support engineers see the records of their subtree (a county its
+  schools, a province its counties…).
+- ID numbers are masked everywhere (`130102********1234`); the school's accounts
+  and the managers of its county may reveal one — each reveal is audited.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from django.db.models import Count, Min, Q, QuerySet
+from django.db.models.functions import Substr
+from django.utils.translation import gettext as _
+
+from accounts import scoping
+from accounts.models import SEGMENT, Level, Role, Unit
+from roll.models import OPEN_RECORD_STATUSES, Kind, ProblemRecord, RecordStatus
+
+KIND_ORDER = [k.value for k in Kind]
+
+
+def is_school_account(actor) -> bool:
+    return scoping.is_active_account(actor) and actor.unit.level == Level.SCHOOL
+
+
+def can_oversee(actor) -> bool:
+    return (
+        scoping.is_active_account(actor)
+        and actor.unit.level != Level.SCHOOL
+        and (actor.role == Role.MANAGER or actor.is_support_engineer)
+    )
+
+
+def visible_records(actor) -> QuerySet[ProblemRecord]:
+    if is_school_account(actor):
+        return ProblemRecord.objects.filter(school_id=actor.unit_id)
+    if can_oversee(actor):
+        return ProblemRecord.objects.filter(scoping.under("school_path", actor.unit.path))
+    return ProblemRecord.objects.none()
+
+
+def can_view(actor, record: ProblemRecord) -> bool:
+    if not scoping.is_active_account(actor):
+        return False
+    if actor.unit_id == record.school_id:
+        return True
+    return can_oversee(actor) and record.school_path.startswith(actor.unit.path)
+
+
+def can_work(actor, record: ProblemRecord) -> bool:
+    return scoping.is_active_account(actor) and actor.unit_id == record.school_id
+
+
+def can_unmask(actor, record: ProblemRecord) -> bool:
+    if can_work(actor, record):
+        return True
+    return (
+        scoping.is_manager(actor)
+        and actor.unit.level == Level.COUNTY
+        and record.school_path.startswith(actor.unit.path)
+    )
+
+
+def open_count(actor) -> int:
+    """The nav badge: open records of my school, or of my subtree for overseers."""
+    return visible_records(actor).filter(status__in=OPEN_RECORD_STATUSES).count()
+
+
+def school_records(school: Unit, *, status: str = "open") -> dict:
+    """The school's list: grouped by kind, graduating first, oldest first."""
+    qs = ProblemRecord.objects.filter(school=school)
+    if status == "open":
+        qs = qs.filter(status__in=OPEN_RECORD_STATUSES)
+    elif status in RecordStatus.values:
+        qs = qs.filter(status=status)
+    groups: dict[str, list] = {k: [] for k in KIND_ORDER}
+    for record in qs.order_by("-graduating", "created_at", "pk")[:5000]:
+        groups[record.kind].append(record)
+    labels = dict(Kind.choices)
+    return [(k, labels[k], rows) for k, rows in groups.items() if rows]
+
+
+def progress_by_child(unit: Unit) -> list[dict]:
+    """Per child unit of `unit` (schools for a county): open / in progress / resolved /
+    closed, graduating open, oldest open."""
+    child = Substr("school_path", 1, len(unit.path) + SEGMENT)
+    rows = {
+        r["child"]: r
+        for r in ProblemRecord.objects.filter(scoping.under("school_path", unit.path))
+        .annotate(child=child)
+        .values("child")
+        .annotate(
+            open=Count("id", filter=Q(status=RecordStatus.OPEN)),
+            in_progress=Count("id", filter=Q(status=RecordStatus.IN_PROGRESS)),
+            resolved=Count("id", filter=Q(status=RecordStatus.RESOLVED)),
+            closed=Count("id", filter=Q(status=RecordStatus.CLOSED)),
+            graduating_open=Count("id", filter=Q(status__in=OPEN_RECORD_STATUSES, graduating=True)),
+            oldest_open=Min("created_at", filter=Q(status__in=OPEN_RECORD_STATUSES)),
+        )
+    }
+    units = {u.path: u for u in Unit.objects.filter(path__in=list(rows))}
+    out = []
+    for path, r in rows.items():
+        total = r["open"] + r["in_progress"] + r["resolved"] + r["closed"]
+        r["unit"] = units.get(path)
+        r["total"] = total
+        r["rate"] = round(100.0 * (r["resolved"] + r["closed"]) / total, 1) if total else None
+        out.append(r)
+    out.sort(key=lambda r: (r["oldest_open"] is None, r["oldest_open"] or 0, r["child"]))
+    return out
+
+
+def by_kind(unit: Unit) -> list[tuple[str, str, int, int]]:
+    """(kind, label, open, total) in the subtree."""
+    rows = (
+        ProblemRecord.objects.filter(scoping.under("school_path", unit.path))
+        .values("kind")
+        .annotate(total=Count("id"), open=Count("id", filter=Q(status__in=OPEN_RECORD_STATUSES)))
+    )
+    labels = dict(Kind.choices)
+    found = {r["kind"]: r for r in rows}
+    return [(k, labels[k], found[k]["open"], found[k]["total"]) for k in KIND_ORDER if k in found]
+
+
+def slowest_counties(unit: Unit, limit: int = 10) -> list[dict]:
+    """Counties under `unit` with open records, oldest open record first (then the
+    lowest resolution rate). A school's parent is its county."""
+    if unit.level in (Level.COUNTY, Level.SCHOOL):
+        return []
+    rows = list(
+        ProblemRecord.objects.filter(scoping.under("school_path", unit.path))
+        .values("school__parent_id")
+        .annotate(
+            total=Count("id"),
+            done=Count("id", filter=Q(status__in=(RecordStatus.RESOLVED, RecordStatus.CLOSED))),
+            open=Count("id", filter=Q(status__in=OPEN_RECORD_STATUSES)),
+            oldest_open=Min("created_at", filter=Q(status__in=OPEN_RECORD_STATUSES)),
+        )
+        .filter(open__gt=0)
+    )
+    counties = Unit.objects.in_bulk([r["school__parent_id"] for r in rows])
+    for r in rows:
+        r["unit"] = counties.get(r["school__parent_id"])
+        r["rate"] = round(100.0 * r["done"] / r["total"], 1) if r["total"] else None
+    rows.sort(key=lambda r: (r["oldest_open"], r["rate"] or 0))
+    return rows[:limit]
+
+
+def ticket_summary(school: Unit, row: dict, kinds: Counter) -> str:
+    """The problem-record ticket's description: what is open, by kind."""
+    labels = dict(Kind.choices)
+    lines = [
+        _("%(school)s has %(n)d open problem records (%(g)d of graduating students).")
+        % {"school": school.name, "n": row.get("open", 0), "g": row.get("graduating", 0)},
+        "",
+    ]
+    for kind in KIND_ORDER:
+        if kinds.get(kind):
+            lines.append(f"- {labels[kind]}: {kinds[kind]}")
+    lines += [
+        "",
+        _(
+            "Work through them on the Problem records page; this ticket resolves itself when none is open."
+        ),
+    ]
+    return "\n".join(lines)

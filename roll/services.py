@@ -1,0 +1,625 @@
+"""The roll-system boundary's writes: keys, alert intake, the status feed, the roll
+system's close/reopen, the school's work on its records, and what follows from them
+(one problem-record ticket per school, real-time events, daily reminders).
+
+Every change of a record's status takes the next `change_seq` while holding a
+PostgreSQL advisory lock until commit (SQLite serialises writers anyway), so
+sequence numbers become visible in order and a reader following the feed's cursor
+can never pass a change that commits later with a smaller number.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections import Counter
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import Count, Max, Min, Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from accounts import scoping
+from accounts.models import Account, AuditAction, Level, Unit
+from accounts.services import audit_event
+from core import events
+from escalation import workhours
+from roll import auth, selectors
+from roll.models import (
+    OPEN_RECORD_STATUSES,
+    IntakeBatch,
+    ProblemRecord,
+    RecordStatus,
+    Reminder,
+    RollKey,
+)
+from roll.validation import judge
+
+log = logging.getLogger(__name__)
+
+MAX_ALERTS = 5000
+MAX_FEED = 1000
+DEFAULT_FEED = 500
+MAX_NOTE = 2000
+MAX_BULK = 1000
+_FEED_LOCK = 7_241_002
+COLUMNS = (
+    "scope",
+    "alert_id",
+    "kind",
+    "school_id",
+    "school_path",
+    "name",
+    "gender",
+    "birth_date",
+    "id_number",
+    "id_check_ok",
+    "roll_no",
+    "grade",
+    "graduating",
+    "detected_at",
+    "detail",
+    "related_school_codes",
+    "status",
+    "resolution_note",
+    "reopened_detail",
+    "reopen_count",
+    "created_at",
+    "changed_at",
+    "change_seq",
+    "batch_id",
+)
+
+
+class Refused(Exception):
+    """A whole request refused: nothing stored."""
+
+    def __init__(self, status: int, code: str, detail: str):
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+# --- keys ---------------------------------------------------------------------------------
+
+
+def can_manage_keys(actor, unit: Unit) -> bool:
+    return unit.level in (Level.MINISTRY, Level.PROVINCE) and scoping.can_manage_unit(actor, unit)
+
+
+def key_issue(*, actor: Account, unit: Unit, label: str = "", ip=None) -> tuple[RollKey, str]:
+    """A new key for `unit`'s subtree; returns it and the secret, shown this once."""
+    if not can_manage_keys(actor, unit):
+        raise PermissionDenied
+    secret, encrypted = auth.new_secret()
+    with transaction.atomic():
+        key = RollKey.objects.create(
+            key_id=auth.new_key_id(),
+            unit=unit,
+            label=(label or "").strip()[:100],
+            secret_encrypted=encrypted,
+            created_by=actor,
+        )
+        audit_event(
+            action=AuditAction.ROLL_KEY_ISSUED,
+            actor=actor,
+            unit=unit,
+            ip=ip,
+            detail={"key": key.key_id},
+        )
+    return key, secret
+
+
+def key_revoke(*, actor: Account, key: RollKey, ip=None) -> None:
+    if not can_manage_keys(actor, key.unit):
+        raise PermissionDenied
+    with transaction.atomic():
+        if RollKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_by=actor
+        ):
+            audit_event(
+                action=AuditAction.ROLL_KEY_REVOKED,
+                actor=actor,
+                unit=key.unit,
+                ip=ip,
+                detail={"key": key.key_id},
+            )
+
+
+# --- sequence -----------------------------------------------------------------------------
+
+
+def _lock_feed() -> int:
+    """Hold the feed lock until commit; returns the last sequence number used."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_FEED_LOCK])
+    return ProblemRecord.objects.aggregate(m=Max("change_seq"))["m"] or 0
+
+
+# --- intake -------------------------------------------------------------------------------
+
+
+def intake(*, key: RollKey, payload, now: datetime | None = None) -> dict:
+    """Store a batch of alerts (ROLL_API.md, POST /alerts). Each alert is judged alone;
+    an alert id already stored in the key's scope is a duplicate and changes nothing."""
+    now = now or timezone.now()
+    if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
+        raise Refused(400, "bad_request", "the body must be a JSON object with an `alerts` list")
+    alerts = payload["alerts"]
+    if len(alerts) > MAX_ALERTS:
+        raise Refused(413, "too_many_alerts", f"at most {MAX_ALERTS} alerts per request")
+    batch_id = payload.get("batch_id")
+    batch_id = batch_id[:100] if isinstance(batch_id, str) else ""
+
+    today = now.astimezone(workhours.TZ).date()
+    judged = [judge(a, today=today) for a in alerts]
+    codes = {a.get("school_code") for a in alerts if isinstance(a, dict)}
+    schools = {
+        code: (pk, path, level)
+        for code, pk, path, level in Unit.objects.filter(
+            code__in=[c for c in codes if isinstance(c, str)]
+        ).values_list("code", "id", "path", "level")
+    }
+    root = key.unit.path
+    good, rejected = [], []
+    for index, (alert, (clean, errors)) in enumerate(zip(alerts, judged, strict=True)):
+        code = alert.get("school_code") if isinstance(alert, dict) else None
+        if isinstance(code, str) and code:
+            found = schools.get(code)
+            if found is None or found[2] != Level.SCHOOL:
+                errors = [*errors, "unknown school_code"]
+            elif not found[1].startswith(root):
+                errors = [*errors, "school_code is outside the key's area"]
+        if errors:
+            alert_id = alert.get("alert_id") if isinstance(alert, dict) else None
+            rejected.append(
+                {
+                    "index": index,
+                    "alert_id": alert_id if isinstance(alert_id, str) else None,
+                    "errors": errors,
+                }
+            )
+        else:
+            good.append(clean)
+
+    with transaction.atomic():
+        last = _lock_feed()
+        existing = set(
+            ProblemRecord.objects.filter(
+                scope=key.scope, alert_id__in=[c["alert_id"] for c in good]
+            ).values_list("alert_id", flat=True)
+        )
+        fresh, duplicates = [], 0
+        for clean in good:
+            if clean["alert_id"] in existing:
+                duplicates += 1
+            else:
+                existing.add(clean["alert_id"])
+                fresh.append(clean)
+        touched = sorted({schools[c["school_code"]][0] for c in fresh})
+        batch = IntakeBatch.objects.create(
+            key=key,
+            batch_id=batch_id,
+            received_at=now,
+            accepted=len(fresh),
+            duplicates=duplicates,
+            rejected=len(rejected),
+            school_ids=touched,
+            synced_at=now if not fresh else None,
+        )
+        rows = [
+            (
+                key.scope,
+                c["alert_id"],
+                c["kind"],
+                schools[c["school_code"]][0],
+                schools[c["school_code"]][1],
+                c["name"],
+                c["gender"],
+                c["birth_date"],
+                c["id_number"],
+                c["id_check_ok"],
+                c["roll_no"],
+                c["grade"],
+                c["graduating"],
+                c["detected_at"],
+                c["detail"],
+                c["related_school_codes"],
+                RecordStatus.OPEN,
+                "",
+                "",
+                0,
+                now,
+                now,
+                last + n,
+                batch.pk,
+            )
+            for n, c in enumerate(fresh, start=1)
+        ]
+        _insert(rows)
+        if fresh:
+            transaction.on_commit(lambda: _sync_soon(batch.pk))
+    return {
+        "batch_id": batch_id,
+        "accepted": len(fresh),
+        "duplicates": duplicates,
+        "rejected": rejected,
+    }
+
+
+def _insert(rows: list[tuple]) -> None:
+    """COPY on PostgreSQL (a 5,000-alert batch in one round trip); bulk INSERT elsewhere."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        from psycopg.types.json import Jsonb
+
+        table = ProblemRecord._meta.db_table
+        related = COLUMNS.index("related_school_codes")
+        with connection.cursor() as cursor:
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    row = list(row)
+                    row[related] = Jsonb(row[related])
+                    copy.write_row(row)
+        return
+    ProblemRecord.objects.bulk_create(
+        [ProblemRecord(**dict(zip(COLUMNS, row, strict=True))) for row in rows], batch_size=500
+    )
+
+
+def _sync_soon(batch_pk: int) -> None:
+    """Tickets and notifications for a committed batch, by the worker; the minute job
+    picks up any batch whose task was lost (broker down, worker killed)."""
+    from roll import tasks
+
+    try:
+        tasks.sync_batch.delay(batch_pk)
+    except Exception:  # the broker is unreachable: beat's sync_pending will do it
+        log.warning("could not queue sync of batch %s", batch_pk, exc_info=True)
+
+
+# --- what follows an intake ----------------------------------------------------------------
+
+
+def sync_batch(batch_pk: int, now: datetime | None = None) -> bool:
+    """Bring the touched schools' tickets up to date and tell their people. Idempotent:
+    a batch is marked synced by a conditional update, so it is announced once."""
+    now = now or timezone.now()
+    batch = IntakeBatch.objects.filter(pk=batch_pk, synced_at__isnull=True).first()
+    if batch is None:
+        return False
+    sync_schools(batch.school_ids, now=now)
+    with transaction.atomic():
+        if not IntakeBatch.objects.filter(pk=batch_pk, synced_at__isnull=True).update(
+            synced_at=now
+        ):
+            return False
+        _announce(batch)
+    return True
+
+
+def sync_pending(now: datetime | None = None) -> int:
+    """Every batch not yet synced (beat, every minute)."""
+    pks = (
+        IntakeBatch.objects.filter(synced_at__isnull=True)
+        .order_by("received_at")
+        .values_list("pk", flat=True)
+    )
+    return sum(sync_batch(pk, now) for pk in list(pks[:200]))
+
+
+def sync_schools(school_ids, *, now: datetime | None = None) -> None:
+    from tickets import services as tickets
+
+    now = now or timezone.now()
+    stats = {
+        row["school_id"]: row
+        for row in ProblemRecord.objects.filter(
+            school_id__in=list(school_ids), status__in=OPEN_RECORD_STATUSES
+        )
+        .values("school_id")
+        .annotate(
+            open=Count("id"),
+            graduating=Count("id", filter=Q(graduating=True)),
+            oldest=Min("created_at"),
+        )
+    }
+    by_kind: dict[int, Counter] = {}
+    for school_id, kind, n in (
+        ProblemRecord.objects.filter(
+            school_id__in=list(school_ids), status__in=OPEN_RECORD_STATUSES
+        )
+        .values_list("school_id", "kind")
+        .annotate(n=Count("id"))
+    ):
+        by_kind.setdefault(school_id, Counter())[kind] = n
+    with translation.override(settings.LANGUAGE_CODE):
+        for school in Unit.objects.filter(pk__in=list(school_ids)):
+            row = stats.get(school.pk, {"open": 0, "graduating": 0})
+            tickets.problem_ticket_sync(
+                school=school,
+                open_records=row["open"],
+                graduating=row["graduating"],
+                summary=selectors.ticket_summary(school, row, by_kind.get(school.pk, Counter())),
+                now=now,
+            )
+
+
+def _announce(batch: IntakeBatch) -> None:
+    """One stored event for the batch: each school's accounts and its county's managers."""
+    per_school = dict(
+        ProblemRecord.objects.filter(batch=batch)
+        .values_list("school__code")
+        .annotate(n=Count("id"))
+    )
+    units = Unit.objects.filter(code__in=list(per_school)).select_related("parent")
+    groups = []
+    for school in units:
+        groups.append(events.tree_group(school.code, Level.SCHOOL, managers_only=False))
+        if school.parent is not None:
+            groups.append(events.tree_group(school.parent.code, Level.COUNTY, managers_only=True))
+    events.publish(
+        kind="roll.alerts",
+        payload={"batch": batch.batch_id, "schools": per_school, "total": sum(per_school.values())},
+        groups=groups,
+    )
+
+
+# --- the feed and the roll system's verdicts -------------------------------------------------
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"v1:{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        version, seq = raw.split(":", 1)
+        if version != "v1" or not seq.isdigit():
+            raise ValueError
+        return int(seq)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Refused(400, "bad_cursor", "`since` is not a cursor this API gave out") from exc
+
+
+def feed(
+    *, key: RollKey, status: str = "", since: str = "", limit: str | int = DEFAULT_FEED
+) -> dict:
+    if status and status not in RecordStatus.values:
+        raise Refused(400, "bad_status", "status must be open, in_progress, resolved or closed")
+    try:
+        limit = int(limit)
+    except (TypeError, ValueError):
+        raise Refused(400, "bad_limit", "limit must be a number from 1 to 1,000") from None
+    if not 1 <= limit <= MAX_FEED:
+        raise Refused(400, "bad_limit", "limit must be a number from 1 to 1,000")
+    after = decode_cursor(since) if since else 0
+    qs = ProblemRecord.objects.filter(
+        scoping.under("school_path", key.unit.path), change_seq__gt=after
+    )
+    if status:
+        qs = qs.filter(status=status)
+    rows = list(
+        qs.order_by("change_seq").values(
+            "alert_id",
+            "status",
+            "resolved_at",
+            "resolution_note",
+            "school__code",
+            "changed_at",
+            "change_seq",
+        )[:limit]
+    )
+    items = [
+        {
+            "alert_id": r["alert_id"],
+            "status": r["status"],
+            "resolved_at": _iso(r["resolved_at"]),
+            "resolution_note": r["resolution_note"],
+            "school_code": r["school__code"],
+            "changed_at": _iso(r["changed_at"]),
+        }
+        for r in rows
+    ]
+    next_seq = rows[-1]["change_seq"] if rows else after
+    return {"items": items, "next_cursor": encode_cursor(next_seq)}
+
+
+def _iso(value) -> str | None:
+    return value.astimezone(workhours.TZ).isoformat(timespec="seconds") if value else None
+
+
+def verdict(*, key: RollKey, payload, now: datetime | None = None) -> dict:
+    """POST /alerts/close: `verified` closes, `reopened` sends back to the school."""
+    now = now or timezone.now()
+    if not isinstance(payload, dict):
+        raise Refused(400, "bad_request", "the body must be a JSON object")
+    ids = payload.get("alert_ids")
+    outcome = payload.get("outcome")
+    detail = payload.get("detail") or ""
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise Refused(400, "bad_request", "`alert_ids` must be a list of alert ids")
+    if len(ids) > MAX_ALERTS:
+        raise Refused(413, "too_many_alerts", f"at most {MAX_ALERTS} alert ids per request")
+    if outcome not in ("verified", "reopened"):
+        raise Refused(400, "bad_outcome", "`outcome` must be verified or reopened")
+    if not isinstance(detail, str) or len(detail) > MAX_NOTE:
+        raise Refused(
+            400, "bad_detail", f"`detail` must be a string of at most {MAX_NOTE} characters"
+        )
+    if outcome == "reopened" and not detail.strip():
+        raise Refused(400, "bad_detail", "`detail` is required to reopen")
+    with transaction.atomic():
+        last = _lock_feed()
+        records = list(
+            ProblemRecord.objects.select_for_update()
+            .filter(scoping.under("school_path", key.unit.path), alert_id__in=ids)
+            .order_by("pk")
+        )
+        found = {r.alert_id for r in records}
+        changed = []
+        for record in records:
+            if outcome == "verified" and record.status != RecordStatus.CLOSED:
+                record.status = RecordStatus.CLOSED
+                record.closed_at = now
+            elif outcome == "reopened":
+                record.status = RecordStatus.OPEN
+                record.reopened_detail = detail.strip()
+                record.reopen_count += 1
+                record.closed_at = None
+            else:
+                continue
+            last += 1
+            record.change_seq, record.changed_at = last, now
+            changed.append(record)
+        _save_changes(changed)
+        schools = sorted({r.school_id for r in changed})
+        if schools:
+            transaction.on_commit(lambda: sync_schools(schools))
+    return {
+        "applied": len(changed),
+        "unchanged": len(found) - len(changed),
+        "unknown": [i for i in dict.fromkeys(ids) if i not in found],
+    }
+
+
+def _save_changes(records: list[ProblemRecord]) -> None:
+    # The new sequence numbers all lie above every number in use, so the one UPDATE
+    # per 500 rows never collides with the unique index.
+    fields = [
+        "status",
+        "resolution_note",
+        "resolved_at",
+        "resolved_by",
+        "reopened_detail",
+        "reopen_count",
+        "closed_at",
+        "changed_at",
+        "change_seq",
+    ]
+    ProblemRecord.objects.bulk_update(records, fields, batch_size=500)
+
+
+# --- the school's work ----------------------------------------------------------------------
+
+
+def records_update(
+    *, actor: Account, record_ids: list[int], action: str, note: str = "", now=None
+) -> int:
+    """The school marks records in progress, or resolved with a note (one or many)."""
+    now = now or timezone.now()
+    if action not in ("start", "resolve"):
+        raise ValidationError(_("Unknown action."))
+    note = (note or "").strip()
+    if action == "resolve" and not note:
+        raise ValidationError(_("Say how the record was corrected."))
+    if len(note) > MAX_NOTE:
+        raise ValidationError(_("The note is limited to 2,000 characters."))
+    if not record_ids:
+        raise ValidationError(_("Select at least one record."))
+    if len(record_ids) > MAX_BULK:
+        raise ValidationError(_("At most 1,000 records at a time."))
+    with transaction.atomic():
+        last = _lock_feed()
+        records = list(
+            ProblemRecord.objects.select_for_update().filter(pk__in=record_ids).order_by("pk")
+        )
+        if len(records) != len(set(record_ids)) or not all(
+            selectors.can_work(actor, r) for r in records
+        ):
+            raise PermissionDenied
+        changed = []
+        for record in records:
+            if action == "start" and record.status == RecordStatus.OPEN:
+                record.status = RecordStatus.IN_PROGRESS
+            elif action == "resolve" and record.status in OPEN_RECORD_STATUSES:
+                record.status = RecordStatus.RESOLVED
+                record.resolution_note = note
+                record.resolved_at = now
+                record.resolved_by = actor
+            else:
+                continue
+            last += 1
+            record.change_seq, record.changed_at = last, now
+            changed.append(record)
+        if not changed:
+            raise ValidationError(_("None of the selected records can take that step now."))
+        _save_changes(changed)
+        schools = sorted({r.school_id for r in changed})
+        transaction.on_commit(lambda: sync_schools(schools))
+    return len(changed)
+
+
+def unmask_audit(*, actor: Account, record: ProblemRecord, ip=None) -> None:
+    audit_event(
+        action=AuditAction.ROLL_ID_UNMASKED,
+        actor=actor,
+        unit=record.school,
+        ip=ip,
+        detail={"alert_id": record.alert_id, "scope": record.scope},
+    )
+
+
+def export_audit(*, actor: Account, unit: Unit, unmasked: bool, count: int, ip=None) -> None:
+    audit_event(
+        action=AuditAction.ROLL_EXPORTED,
+        actor=actor,
+        unit=unit,
+        ip=ip,
+        detail={"unmasked": unmasked, "records": count},
+    )
+
+
+# --- reminders ------------------------------------------------------------------------------
+
+
+def reminders_send(now: datetime | None = None, days: int | None = None) -> int:
+    """Daily: a reminder notice to each school whose graduating-grade records have been
+    open more than `days` days (ROLL_REMINDER_DAYS) — at most one per school a day."""
+    from django.db import IntegrityError
+
+    from notices.services import notice_publish_system
+
+    now = now or timezone.now()
+    days = settings.ROLL_REMINDER_DAYS if days is None else days
+    today = now.astimezone(workhours.TZ).date()
+    due = (
+        ProblemRecord.objects.filter(
+            status__in=OPEN_RECORD_STATUSES,
+            graduating=True,
+            created_at__lte=now - timedelta(days=days),
+        )
+        .values("school_id")
+        .annotate(n=Count("id"))
+    )
+    sent = 0
+    with translation.override(settings.LANGUAGE_CODE):
+        for row in due:
+            school = Unit.objects.select_related("parent").get(pk=row["school_id"])
+            try:
+                with transaction.atomic():
+                    reminder = Reminder.objects.create(school=school, day=today, records=row["n"])
+                    notice = notice_publish_system(
+                        author_unit=school.parent or school,
+                        title=_(
+                            "Reminder: %(n)d graduating-grade problem records open over %(days)d days"
+                        )
+                        % {"n": row["n"], "days": days},
+                        body=_(
+                            "%(school)s still has %(n)d problem records of graduating students open for more than %(days)d days. Please correct them on the platform's Problem records page; graduation cannot proceed until they are resolved."
+                        )
+                        % {"school": school.name, "n": row["n"], "days": days},
+                        targets=[school],
+                        levels=[Level.SCHOOL],
+                    )
+                    reminder.notice = notice
+                    reminder.save(update_fields=["notice"])
+                    sent += 1
+            except IntegrityError:
+                continue  # already reminded today
+    return sent

@@ -1,0 +1,169 @@
+"""Problem-record pages (school work list, oversight, keys). Each view states its
+permission with an `accounts.scoping` decorator and asks `roll.selectors`; writes go
+through `roll.services`."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts import scoping
+from accounts.models import Level, Unit
+from accounts.selectors import unit_trail
+from core.http import client_ip
+from roll import exports, selectors, services
+from roll.models import ProblemRecord, RollKey
+
+STATUS_FILTERS = ("open", "resolved", "closed", "all")
+
+
+@scoping.login_and_unit_required
+def index(request):
+    if selectors.is_school_account(request.user):
+        return _school_page(request, request.user.unit, can_work=True)
+    if selectors.can_oversee(request.user):
+        return _overview(request, request.user.unit)
+    raise PermissionDenied
+
+
+def _school_page(request, school: Unit, *, can_work: bool):
+    status = request.GET.get("status", "open")
+    status = status if status in STATUS_FILTERS else "open"
+    context = {
+        "school": school,
+        "groups": selectors.school_records(school, status=status),
+        "status": status,
+        "can_work": can_work,
+        "can_unmask": can_work
+        or (scoping.is_manager(request.user) and request.user.unit.level == Level.COUNTY),
+        "trail": unit_trail(actor=request.user, unit=school) if not can_work else [],
+    }
+    template = "roll/_records.html" if request.GET.get("partial") else "roll/school.html"
+    return render(request, template, context)
+
+
+def _overview(request, unit: Unit):
+    return render(
+        request,
+        "roll/overview.html",
+        {
+            "unit": unit,
+            "children": selectors.progress_by_child(unit),
+            "kinds": selectors.by_kind(unit),
+            "slowest": selectors.slowest_counties(unit),
+            "trail": unit_trail(actor=request.user, unit=unit),
+            "is_county": unit.level == Level.COUNTY,
+            "can_unmask_export": scoping.is_manager(request.user) and unit.level == Level.COUNTY,
+            "can_keys": services.can_manage_keys(request.user, request.user.unit),
+        },
+    )
+
+
+def _unit_in_reach(request, code) -> Unit:
+    unit = Unit.objects.filter(code=code).first()
+    if (
+        unit is None
+        or not selectors.can_oversee(request.user)
+        or not scoping.can_view_unit(request.user, unit)
+    ):
+        raise Http404
+    return unit
+
+
+@scoping.login_and_unit_required
+def unit_view(request, code):
+    unit = _unit_in_reach(request, code)
+    if unit.level == Level.SCHOOL:
+        return _school_page(request, unit, can_work=False)
+    return _overview(request, unit)
+
+
+@require_POST
+@scoping.login_and_unit_required
+def update(request):
+    ids = [int(i) for i in request.POST.getlist("record") if i.isdigit()]
+    try:
+        n = services.records_update(
+            actor=request.user,
+            record_ids=ids,
+            action=request.POST.get("action", ""),
+            note=request.POST.get("note", ""),
+        )
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    except PermissionDenied:
+        messages.error(request, _("Only the school's own accounts work its records."))
+    else:
+        messages.success(request, _("%d records updated.") % n)
+    return redirect("roll_index")
+
+
+@require_POST
+@scoping.login_and_unit_required
+def reveal(request, pk):
+    """The unmasked ID number of one record, for those allowed; audited."""
+    record = ProblemRecord.objects.select_related("school").filter(pk=pk).first()
+    if record is None or not selectors.can_view(request.user, record):
+        raise Http404
+    if not selectors.can_unmask(request.user, record):
+        raise PermissionDenied
+    services.unmask_audit(actor=request.user, record=record, ip=client_ip(request))
+    return JsonResponse({"id_number": record.id_number, "roll_no": record.roll_no})
+
+
+@scoping.login_and_unit_required
+def export(request):
+    code = request.GET.get("unit")
+    unit = request.user.unit if not code else _unit_in_reach(request, code)
+    if not (selectors.can_oversee(request.user) or selectors.is_school_account(request.user)):
+        raise PermissionDenied
+    unmasked = request.GET.get("unmasked") == "1"
+    if unmasked and not (
+        selectors.is_school_account(request.user)
+        or (scoping.is_manager(request.user) and request.user.unit.level == Level.COUNTY)
+    ):
+        raise PermissionDenied
+    response, count = exports.open_records_workbook(unit, unmasked=unmasked)
+    services.export_audit(
+        actor=request.user, unit=unit, unmasked=unmasked, count=count, ip=client_ip(request)
+    )
+    return response
+
+
+@scoping.manager_required
+def keys(request):
+    unit = request.user.unit
+    if not services.can_manage_keys(request.user, unit):
+        raise PermissionDenied
+    created = None
+    if request.method == "POST":
+        key, secret = services.key_issue(
+            actor=request.user,
+            unit=unit,
+            label=request.POST.get("label", ""),
+            ip=client_ip(request),
+        )
+        created = {"key": key, "secret": secret}
+    return render(
+        request,
+        "roll/keys.html",
+        {
+            "unit": unit,
+            "keys": RollKey.objects.filter(unit=unit).select_related("created_by", "revoked_by"),
+            "created": created,
+        },
+    )
+
+
+@require_POST
+@scoping.manager_required
+def key_revoke(request, pk):
+    key = RollKey.objects.select_related("unit").filter(pk=pk).first()
+    if key is None or not services.can_manage_keys(request.user, key.unit):
+        raise Http404
+    services.key_revoke(actor=request.user, key=key, ip=client_ip(request))
+    messages.success(request, _("Key %s revoked.") % key.key_id)
+    return redirect("roll_keys")
