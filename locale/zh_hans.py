@@ -698,3 +698,4 @@ ZH.update(
         "Problem records of %s": "%s 问题学籍",
     }
 )
+ZH.update({"status\x04Open": "未处理"})

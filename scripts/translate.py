@@ -16,9 +16,11 @@ def main() -> int:
     po = polib.pofile(str(po_path))
     missing = []
     for entry in po:
-        value = ZH.get(entry.msgid)
+        # A context (pgettext) is looked up as "context\x04msgid", gettext's own convention.
+        key = f"{entry.msgctxt}\x04{entry.msgid}" if entry.msgctxt else entry.msgid
+        value = ZH.get(key)
         if value is None:
-            missing.append(entry.msgid)
+            missing.append(key)
             continue
         if entry.msgid_plural:
             entry.msgstr_plural = {0: value[0] if isinstance(value, list) else value}
