@@ -103,7 +103,7 @@ def _demo_problem_records(manager) -> None:
     key, _secret = roll.key_issue(actor=manager, unit=manager.unit, label="演示")
 
     def number(body, right=True):
-        check = ric.calc_check_digit(body)
+        check = ric.calc_check_digit(body + "0")  # takes a whole number; ignores the last
         return body + (check if right else ("0" if check != "0" else "1"))
 
     alerts = [
