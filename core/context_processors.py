@@ -1,6 +1,7 @@
 from django.conf import settings
 
 from accounts import scoping
+from tickets import selectors as tickets
 
 
 def platform(request):
@@ -12,7 +13,7 @@ def platform(request):
         "platform_name": settings.PLATFORM_NAME,
         "is_manager": scoping.is_manager(user) if user is not None else False,
         "live": live,
-        "is_support": live and (user.is_support_engineer or user.role == "manager"),
+        "is_support": live and tickets.is_support_person(user),
     }
     if live:
         from chat import selectors as chat
@@ -28,7 +29,5 @@ def platform(request):
         if roll.is_school_account(user):
             context["roll_open"] = roll.open_count(user)
         if user.is_support_engineer:
-            from tickets import selectors as tickets
-
             context["my_queue"] = tickets.my_queue(user).count()
     return context

@@ -68,10 +68,14 @@ class _Tier:
         }
         self.held = selectors.held_counts(self.engineers)
 
-    def pick(self, now: datetime) -> tuple[int | None, list[tuple[int, str]]]:
+    def pick(
+        self, now: datetime, *, exclude: int | None = None
+    ) -> tuple[int | None, list[tuple[int, str]]]:
+        # `exclude`: the ticket's reporter, who may not work its own ticket.
         candidates = [
             rotation.Candidate(pk, selectors.unavailable_reason(e, self.held.get(pk, 0), now))
             for pk, e in self.engineers.items()
+            if pk != exclude
         ]
         return rotation.pick(candidates, self.rotation.last_account_id)
 
@@ -82,7 +86,7 @@ class _Tier:
 
 
 def _assign(ticket: Ticket, tier: _Tier, now: datetime, *, cause: str, log_miss: bool) -> bool:
-    chosen, skipped = tier.pick(now)
+    chosen, skipped = tier.pick(now, exclude=ticket.reporter_id)
     if chosen is None and not log_miss:
         return False
     names = {pk: e.username for pk, e in tier.engineers.items()}
@@ -119,7 +123,7 @@ def drain(tier_id: int, now: datetime | None = None) -> int:
     with transaction.atomic():
         tier = _Tier(tier_id)
         waiting = (
-            Ticket.objects.select_for_update(skip_locked=True)
+            Ticket.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("tier", "reporter")
             .filter(tier_id=tier_id, status=Status.NEW, assignee__isnull=True)
             .order_by("tier_entered_at", "pk")[:DRAIN_BATCH]
@@ -132,6 +136,13 @@ def drain(tier_id: int, now: datetime | None = None) -> int:
             timeline.announce(ticket, "assigned")
             done += 1
     return done
+
+
+def _drain_after_commit(tier_id: int) -> None:
+    """A ticket left `tier_id`: fill the freed capacity once this transaction has
+    committed — taking a second tier's rotation lock inside it could deadlock with a
+    send-back taking the two in the other order."""
+    transaction.on_commit(lambda: drain(tier_id))
 
 
 def drain_all(now: datetime | None = None) -> int:
@@ -231,7 +242,7 @@ def escalate(*, actor: Account, ticket: Ticket, reason: str, now: datetime | Non
             raise ValidationError(_("The Ministry is the last tier; there is nowhere higher."))
         old_tier = ticket.tier_id
         enter_tier(ticket, target, now, kind=EntryKind.MANUAL, actor=actor, reason=reason)
-        drain(old_tier, now)
+        _drain_after_commit(old_tier)
     return ticket
 
 
@@ -260,12 +271,16 @@ def send_back(
         enter_tier(
             ticket, stint.from_tier, now, kind=EntryKind.RETURNED, actor=actor, reason=guidance
         )
-        drain(old_tier, now)
+        _drain_after_commit(old_tier)
     return ticket
 
 
 def _lock(pk: int) -> Ticket:
-    return Ticket.objects.select_for_update().select_related("tier", "reporter_unit").get(pk=pk)
+    return (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("tier", "reporter_unit")
+        .get(pk=pk)
+    )
 
 
 # --- the sweep ----------------------------------------------------------------------------
@@ -295,7 +310,7 @@ def escalate_breached(pk: int, hop: int, now: datetime) -> bool:
             old_tier = ticket.tier_id
             timeline.add(ticket, EventKind.BREACH, clock=clock, tier=ticket.tier.name)
             enter_tier(ticket, target, now, kind=EntryKind.BREACH, reason=clock)
-            drain(old_tier, now)
+            _drain_after_commit(old_tier)
             return True
     except IntegrityError:
         log.info("ticket %s: escalation from hop %s already recorded", pk, hop)
@@ -321,7 +336,7 @@ def warn_due(now: datetime) -> int:
     for pk, warn_at in list(due[:SWEEP_BATCH]):
         with transaction.atomic():
             ticket = (
-                Ticket.objects.select_for_update()
+                Ticket.objects.select_for_update(of=("self",))
                 .select_related("tier")
                 .filter(pk=pk, warn_at=warn_at)
                 .first()
@@ -360,8 +375,11 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             .order_by("breach_at")
             .values_list("pk", "hop")[:SWEEP_BATCH]
         )
-        counts["escalated"] += sum(escalate_breached(pk, hop, now) for pk, hop in due)
-        if len(due) < SWEEP_BATCH:
+        done = sum(escalate_breached(pk, hop, now) for pk, hop in due)
+        counts["escalated"] += done
+        # A full batch where nothing moved (all taken by a concurrent sweep, or
+        # failing) waits for the next minute instead of spinning on the same rows.
+        if len(due) < SWEEP_BATCH or not done:
             break
     counts["closed"] = close_resolved(now)
     counts["assigned"] = drain_all(now)

@@ -11,3 +11,4 @@ class TicketsConfig(AppConfig):
         from tickets import selectors
 
         filters.register("ticket.changed", selectors.wants_ticket_event)
+        filters.register("ticket.warning", selectors.wants_ticket_event)

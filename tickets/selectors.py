@@ -15,7 +15,7 @@ from django.db.models import Count, F, Min, Q, QuerySet
 from django.db.models.functions import Substr, TruncDate
 
 from accounts import scoping
-from accounts.models import SEGMENT, Account, Role, Unit
+from accounts.models import SEGMENT, Account, Level, Role, Unit
 from escalation import workhours
 from escalation.models import EscalationRecord
 from tickets.models import HELD_STATUSES, OPEN_STATUSES, Category, Status, Ticket, TicketEvent
@@ -24,8 +24,11 @@ LIST_FIELDS = ("reporter", "reporter_unit", "tier", "assignee")
 
 
 def is_support_person(actor) -> bool:
+    """Support engineers, and managers of the administrative levels (a school's own
+    managers are users of support, not part of it)."""
     return scoping.is_active_account(actor) and (
-        actor.is_support_engineer or actor.role == Role.MANAGER
+        actor.is_support_engineer
+        or (actor.role == Role.MANAGER and actor.unit.level != Level.SCHOOL)
     )
 
 

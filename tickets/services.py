@@ -262,8 +262,13 @@ def _reopen(ticket: Ticket, now: datetime) -> None:
     The resolution clock re-arms with a full target (no instant breach)."""
     sla.resume(ticket, now, reopened=True)
     holder = ticket.assignee
-    if holder is None or not (
-        holder.is_active and holder.is_support_engineer and holder.unit_id == ticket.tier_id
+    # Capacity does not count here (the ticket was theirs), availability does.
+    if (
+        holder is None
+        or not (
+            holder.is_active and holder.is_support_engineer and holder.unit_id == ticket.tier_id
+        )
+        or escalation_selectors.unavailable_reason(holder, 0, now) is not None
     ):
         escalation.route(ticket, now, cause="reopen")
         if ticket.assignee_id:

@@ -13,8 +13,8 @@ from tests import factories
 from tickets.models import Category, Ticket
 
 
-def _signed(client, key_id, secret, path, body=b"", method="post"):
-    stamp = str(int(time.time()))
+def _signed(client, key_id, secret, path, body=b"", method="post", skew=0):
+    stamp = str(int(time.time()) + skew)
     message = body if method == "post" else path.encode()
     sig = (
         "sha256="
@@ -69,7 +69,8 @@ def test_intake_feed_and_resolve(tree, key, client, django_capture_on_commit_cal
     services.sync_pending()
     ticket = Ticket.objects.get(category=Category.PROBLEM_RECORDS)
     assert ticket.reporter_unit_id == tree.school.pk and ticket.priority == "high"
-    again = _signed(client, key.key_id, secret, "/api/roll/v1/alerts", body)
+    # A retry is signed afresh (the same signature twice is a replay).
+    again = _signed(client, key.key_id, secret, "/api/roll/v1/alerts", body, skew=1)
     assert again.json()["duplicates"] == 1 and ProblemRecord.objects.count() == 1
 
     record = ProblemRecord.objects.get()
