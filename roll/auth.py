@@ -82,7 +82,7 @@ def authenticate(request, body: bytes) -> RollKey | JsonResponse:
             "missing_credentials",
             "X-Roll-Key, X-Roll-Timestamp and X-Roll-Signature are required",
         )
-    if not stamp.isdigit():
+    if not (stamp.isascii() and stamp.isdigit()):
         return error(401, "bad_timestamp", "X-Roll-Timestamp must be Unix time in seconds")
     if abs(time.time() - int(stamp)) > MAX_SKEW:
         return error(
@@ -96,7 +96,8 @@ def authenticate(request, body: bytes) -> RollKey | JsonResponse:
     if key.revoked_at is not None:
         return error(401, "revoked_key", "this key has been revoked")
     message = body if request.method == "POST" else request.get_full_path().encode()
-    if not hmac.compare_digest(sign(secret_of(key), stamp, message), signature):
+    # As bytes: compare_digest refuses a str with non-ASCII characters.
+    if not hmac.compare_digest(sign(secret_of(key), stamp, message).encode(), signature.encode()):
         return error(401, "bad_signature", "the signature does not match")
     try:
         with transaction.atomic():

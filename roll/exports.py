@@ -6,6 +6,8 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from accounts import scoping
 from escalation import workhours
@@ -27,8 +29,23 @@ def _sheet_title(name: str, code: str, used: set) -> str:
     return title
 
 
+def _cells(sheet, values: list) -> list:
+    """Text that starts with "=" stays text: openpyxl would write it as a formula, and
+    names and details come from outside (=HYPERLINK(...) would run in Excel). Control
+    characters a worksheet cannot hold are dropped (openpyxl would refuse the row)."""
+    out = []
+    for value in values:
+        if isinstance(value, str):
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        if isinstance(value, str) and value.startswith("="):
+            value = WriteOnlyCell(sheet, value=value)
+            value.data_type = "s"
+        out.append(value)
+    return out
+
+
 def open_records_workbook(unit, *, unmasked: bool) -> tuple[HttpResponse, int]:
-    labels = dict(Kind.choices)
+    labels = {k: str(label) for k, label in Kind.choices}  # openpyxl refuses lazy strings
     records = (
         ProblemRecord.objects.filter(
             scoping.under("school_path", unit.path), status__in=OPEN_RECORD_STATUSES
@@ -66,26 +83,29 @@ def open_records_workbook(unit, *, unmasked: bool) -> tuple[HttpResponse, int]:
         totals[-1][2] += 1
         totals[-1][3] += int(r.graduating)
         sheet.append(
-            [
-                r.alert_id,
-                labels.get(r.kind, r.kind),
-                r.name,
-                {"M": _("Male"), "F": _("Female")}.get(r.gender, ""),
-                r.birth_date,
-                r.id_number if unmasked else mask(r.id_number),
-                r.roll_no if unmasked else mask_roll_no(r.roll_no),
-                r.grade,
-                _("yes") if r.graduating else "",
-                r.detected_at.astimezone(workhours.TZ).replace(tzinfo=None),
-                r.detail,
-                r.get_status_display(),
-                r.reopened_detail,
-                "",
-            ]
+            _cells(
+                sheet,
+                [
+                    r.alert_id,
+                    labels.get(r.kind, r.kind),
+                    r.name,
+                    {"M": _("Male"), "F": _("Female")}.get(r.gender, ""),
+                    r.birth_date,
+                    r.id_number if unmasked else mask(r.id_number),
+                    r.roll_no if unmasked else mask_roll_no(r.roll_no),
+                    r.grade,
+                    _("yes") if r.graduating else "",
+                    r.detected_at.astimezone(workhours.TZ).replace(tzinfo=None),
+                    r.detail,
+                    r.get_status_display(),
+                    r.reopened_detail,
+                    "",
+                ],
+            )
         )
         count += 1
     for row in totals:
-        summary.append(row)
+        summary.append(_cells(summary, row))
     response = HttpResponse(content_type=XLSX)
     stamp = timezone.now().astimezone(workhours.TZ).strftime("%Y%m%d")
     response["Content-Disposition"] = (

@@ -156,11 +156,15 @@ def intake(*, key: RollKey, payload, now: datetime | None = None) -> dict:
 
     today = now.astimezone(workhours.TZ).date()
     judged = [judge(a, today=today) for a in alerts]
-    codes = {a.get("school_code") for a in alerts if isinstance(a, dict)}
+    codes = {
+        a["school_code"]
+        for a in alerts
+        if isinstance(a, dict) and isinstance(a.get("school_code"), str)
+    }
     schools = {
         code: (pk, path, level)
         for code, pk, path, level in Unit.objects.filter(
-            code__in=[c for c in codes if isinstance(c, str)]
+            code__in=[c for c in codes if "\x00" not in c]  # PostgreSQL text holds no NUL
         ).values_list("code", "id", "path", "level")
     }
     root = key.unit.path
@@ -380,7 +384,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         version, seq = raw.split(":", 1)
-        if version != "v1" or not seq.isdigit():
+        if version != "v1" or not seq.isdigit() or int(seq) >= 2**63:
             raise ValueError
         return int(seq)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -458,7 +462,7 @@ def verdict(*, key: RollKey, payload, now: datetime | None = None) -> dict:
         last = _lock_feed()
         records = list(
             ProblemRecord.objects.select_for_update()
-            .filter(scoping.under("school_path", key.unit.path), alert_id__in=ids)
+            .filter(scoping.under("school_path", key.unit.path), scope=key.scope, alert_id__in=ids)
             .order_by("pk")
         )
         found = {r.alert_id for r in records}
@@ -472,6 +476,10 @@ def verdict(*, key: RollKey, payload, now: datetime | None = None) -> dict:
                 record.reopened_detail = detail.strip()
                 record.reopen_count += 1
                 record.closed_at = None
+                # The earlier correction stays for the school to see; the record is
+                # no longer resolved.
+                record.resolved_at = None
+                record.resolved_by = None
             else:
                 continue
             last += 1

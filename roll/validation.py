@@ -8,7 +8,7 @@ ID check characters come from python-stdnum (`stdnum.cn.ric`), never hand-rolled
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from stdnum.cn import ric
 
@@ -42,7 +42,8 @@ FIELDS = frozenset(
 
 
 def check_character_ok(number: str) -> bool:
-    return ric.calc_check_digit(number[:-1]) == number[-1]
+    # calc_check_digit takes the whole number, check character included (and ignores it).
+    return ric.calc_check_digit(number) == number[-1]
 
 
 def _text(alert, field, errors, *, required=False, limit=None) -> str:
@@ -56,6 +57,8 @@ def _text(alert, field, errors, *, required=False, limit=None) -> str:
         return ""
     if limit is not None and len(value) > limit:
         errors.append(f"{field} is longer than {limit} characters")
+    if "\x00" in value:
+        errors.append(f"{field} must not contain NUL characters")
     return value
 
 
@@ -66,10 +69,10 @@ def judge(alert, *, today: date) -> tuple[dict | None, list[str]]:
         return None, ["alert must be a JSON object"]
     errors: list[str] = []
     alert_id = alert.get("alert_id")
-    if not isinstance(alert_id, str) or not ALERT_ID.match(alert_id):
+    if not isinstance(alert_id, str) or not ALERT_ID.fullmatch(alert_id):
         errors.append("alert_id must be 1–64 printable characters")
     kind = alert.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         errors.append("kind must be one of " + ", ".join(sorted(KINDS)))
     school_code = _text(alert, "school_code", errors, required=True, limit=10)
     name = _text(alert, "name", errors, required=True, limit=MAX_NAME).strip()
@@ -90,6 +93,12 @@ def judge(alert, *, today: date) -> tuple[dict | None, list[str]]:
         else:
             if detected_at.tzinfo is None:
                 errors.append("detected_at needs a UTC offset")
+            else:
+                try:  # stored in UTC, shown in China time: both must exist
+                    detected_at.astimezone(UTC) - timedelta(days=1)
+                    detected_at.astimezone(UTC) + timedelta(days=1)
+                except OverflowError:
+                    errors.append("detected_at is out of range")
 
     gender = alert.get("gender")
     if gender in (None, ""):
@@ -116,7 +125,7 @@ def judge(alert, *, today: date) -> tuple[dict | None, list[str]]:
     id_check_ok = None
     if id_number in (None, ""):
         id_number = ""
-    elif not isinstance(id_number, str) or not ID_NUMBER.match(id_number):
+    elif not isinstance(id_number, str) or not ID_NUMBER.fullmatch(id_number):
         errors.append("id_number must be 18 characters: 17 digits then a digit or X")
         id_number = ""
     else:
@@ -129,12 +138,12 @@ def judge(alert, *, today: date) -> tuple[dict | None, list[str]]:
         errors.append("roll_no must be 19 characters: G or J then 18 characters")
         roll_no = ""
     elif roll_no[0] == "G":
-        if not (ID_NUMBER.match(roll_no[1:]) and ric.is_valid(roll_no[1:])):
+        if not (ID_NUMBER.fullmatch(roll_no[1:]) and check_character_ok(roll_no[1:])):
             errors.append(
                 "roll_no: G must be followed by a resident ID number with a right check character"
             )
     elif roll_no[0] == "J":
-        if not SELF_ASSIGNED.match(roll_no[1:]):
+        if not SELF_ASSIGNED.fullmatch(roll_no[1:]):
             errors.append("roll_no: J must be followed by 18 characters 0-9 or A-Z")
     else:
         errors.append("roll_no must start with G or J")
@@ -144,7 +153,7 @@ def judge(alert, *, today: date) -> tuple[dict | None, list[str]]:
         grade = ""
     elif isinstance(grade, int) and not isinstance(grade, bool):
         grade = str(grade)
-    elif not isinstance(grade, str) or len(grade) > MAX_GRADE:
+    elif not isinstance(grade, str) or len(grade) > MAX_GRADE or "\x00" in grade:
         errors.append(f"grade must be a string of at most {MAX_GRADE} characters")
         grade = ""
 
@@ -162,7 +171,7 @@ def judge(alert, *, today: date) -> tuple[dict | None, list[str]]:
     elif (
         not isinstance(related, list)
         or len(related) > MAX_RELATED
-        or not all(isinstance(c, str) and 0 < len(c) <= 10 for c in related)
+        or not all(isinstance(c, str) and 0 < len(c) <= 10 and "\x00" not in c for c in related)
     ):
         errors.append(f"related_school_codes must be a list of at most {MAX_RELATED} school codes")
         related = []

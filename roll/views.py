@@ -83,7 +83,7 @@ def unit_view(request, code):
 @require_POST
 @scoping.login_and_unit_required
 def update(request):
-    ids = [int(i) for i in request.POST.getlist("record") if i.isdigit()]
+    ids = [int(i) for i in request.POST.getlist("record") if i.isascii() and i.isdigit()]
     try:
         n = services.records_update(
             actor=request.user,
