@@ -9,9 +9,16 @@ No page logs an error or a Content-Security-Policy violation."""
 import re
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests import factories
+from tests.browser.pages import (
+    assert_same_document,
+    log_in,
+    mark_document,
+    wait_for_socket,
+    watched_page,
+)
 
 TITLE = "学籍注册页面提交后一直转圈"
 DESCRIPTION = "点击**提交**后页面一直加载，已尝试更换浏览器，问题依旧。"
@@ -25,38 +32,6 @@ TICKET_URL = re.compile(r"/tickets/(\d+)/$")
 LIVE = 15_000  # ms: a bound on how long a live update may take, not a measurement
 
 # Every page reports CSP violations on the console, where `watched_page` collects errors.
-REPORT_CSP = """document.addEventListener("securitypolicyviolation", (e) => {
-    console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`);
-});"""
-
-
-def log_in(page: Page, server_url: str, username: str) -> None:
-    page.goto("/auth/login/")
-    page.locator('input[name="login"]').fill(username)
-    page.locator('input[name="password"]').fill(factories.PASSWORD)
-    page.locator('form[action="/auth/login/"] button[type="submit"]').click()
-    expect(page).to_have_url(f"{server_url}/")
-
-
-def watched_page(context: BrowserContext, who: str, problems: list[str]) -> Page:
-    """A page whose console errors, uncaught exceptions, CSP violations and dialogs
-    land in `problems`."""
-    context.add_init_script(REPORT_CSP)
-    page = context.new_page()
-
-    def on_console(message):
-        if message.type == "error":
-            problems.append(f"{who}: console error: {message.text}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda e: problems.append(f"{who}: uncaught {e}"))
-    page.on("dialog", lambda d: (problems.append(f"{who}: dialog {d.message}"), d.dismiss()))
-    return page
-
-
-def wait_for_socket(page: Page) -> None:
-    """Connected means the server has joined this tab to its groups."""
-    page.wait_for_function("() => window.platformSocket && window.platformSocket.open")
 
 
 def open_queue(page: Page) -> None:
@@ -65,15 +40,6 @@ def open_queue(page: Page) -> None:
     expect(page.locator("#ticket-rows tr.empty-row")).to_be_visible()
     expect(page.locator("#queue-badge")).to_have_text("0")
     wait_for_socket(page)
-
-
-def mark_document(page: Page) -> None:
-    """A flag that a reload or navigation would wipe."""
-    page.evaluate("() => { window.__sameDocument = true; }")
-
-
-def assert_same_document(page: Page) -> None:
-    assert page.evaluate("() => window.__sameDocument === true"), "the page was reloaded"
 
 
 def send_reply(page: Page, text: str, *, internal: bool = False) -> None:

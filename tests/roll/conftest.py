@@ -7,11 +7,7 @@ from django.test import Client
 from roll import services
 from tests import factories
 from tests.roll.helpers import Roll
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+from tests.shared_fixtures import _fast_password_hasher  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
