@@ -1,3 +1,4 @@
+from allauth.account.auth_backends import AuthenticationBackend
 from django.contrib.auth.backends import ModelBackend
 
 from accounts import services
@@ -5,7 +6,20 @@ from accounts.models import Account
 from core.http import client_ip
 
 
-class InitialCodeBackend(ModelBackend):
+class UnitLoadingMixin:
+    """Loads the account of a session with its unit: nearly every page and the
+    socket read `request.user.unit`, which would otherwise be a second query."""
+
+    def get_user(self, user_id):
+        account = Account._default_manager.select_related("unit").filter(pk=user_id).first()
+        return account if account is not None and self.user_can_authenticate(account) else None
+
+
+class PasswordBackend(UnitLoadingMixin, AuthenticationBackend):
+    """allauth's username-and-password login."""
+
+
+class InitialCodeBackend(UnitLoadingMixin, ModelBackend):
     """Logs in a new or re-issued account once with its initial code (初始口令)."""
 
     def authenticate(self, request, username=None, password=None, **kwargs):

@@ -76,17 +76,30 @@ def publish(*, kind: str, payload: dict, groups: list[str]) -> Event:
     hears of a change that rolled back, and a client that missed the push finds
     the event when it resumes.
     """
-    with transaction.atomic():
+    return publish_many([(kind, payload, groups)])[0]
+
+
+def publish_many(items: list[tuple[str, dict, list[str]]]) -> list[Event]:
+    """`publish` for several (kind, payload, groups) at once: one lock, one INSERT of
+    the events and one of their targets, one push after commit. Ids follow the order
+    of `items`."""
+    # No savepoint of its own: inside a transaction the events share its fate anyway.
+    with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             # Serialise event inserts until commit so ids become visible in order:
             # a client that has seen id N can never later miss an id below N.
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_EVENT_LOCK])
-        event = Event.objects.create(kind=kind, payload=payload)
-        unique = list(dict.fromkeys(groups))
-        EventTarget.objects.bulk_create([EventTarget(event=event, group=g) for g in unique])
-        transaction.on_commit(lambda: push(event, unique))
-    return event
+        stored = Event.objects.bulk_create([Event(kind=k, payload=p) for k, p, _ in items])
+        routed = [
+            (event, list(dict.fromkeys(groups)))
+            for event, (_, _, groups) in zip(stored, items, strict=True)
+        ]
+        EventTarget.objects.bulk_create(
+            [EventTarget(event=event, group=g) for event, groups in routed for g in groups]
+        )
+        transaction.on_commit(lambda: push_many(routed))
+    return stored
 
 
 def frame(event: Event) -> dict:
@@ -98,22 +111,27 @@ def frame(event: Event) -> dict:
     }
 
 
-def push(event: Event, groups: list[str]) -> None:
-    """Ring the doorbell. A failure here loses nothing: the event is stored."""
+def push_many(routed: list[tuple[Event, list[str]]]) -> None:
+    """Ring the doorbell. A failure here loses nothing: the events are stored."""
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {"type": "platform.event", "frame": frame(event)}
+    sends = [
+        (group, {"type": "platform.event", "frame": frame(event)})
+        for event, groups in routed
+        for group in groups
+    ]
     try:
         # One event loop and one Redis connection for all the groups: a separate
         # async_to_sync per group costs a loop and a connection each (~4 ms).
-        async_to_sync(_send_all)(layer, groups, message)
+        async_to_sync(_send_all)(layer, sends)
     except Exception:  # Redis down or restarting: clients catch up when they resume
-        log.warning("could not push event %s; clients will replay it", event.pk, exc_info=True)
+        ids = ", ".join(str(event.pk) for event, _ in routed)
+        log.warning("could not push event %s; clients will replay it", ids, exc_info=True)
 
 
-async def _send_all(layer, groups: list[str], message: dict) -> None:
-    for group in groups:
+async def _send_all(layer, sends: list[tuple[str, dict]]) -> None:
+    for group, message in sends:
         await layer.group_send(group, message)
 
 

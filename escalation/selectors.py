@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from accounts.models import Account, Level, Unit
 from core.events import ancestor_paths
@@ -26,12 +27,6 @@ def engineers_of(tier_id: int) -> QuerySet[Account]:
     return Account.objects.filter(unit_id=tier_id, is_support_engineer=True, is_active=True)
 
 
-def prefecture_tier_on(province_path: str) -> bool:
-    return SupportSettings.objects.filter(
-        province__path=province_path, prefecture_tier=True
-    ).exists()
-
-
 def tier_chain(unit: Unit) -> list[Unit]:
     """The tiers a ticket raised at `unit` climbs, lowest first: its county, its
     prefecture (only where the province has switched that tier on), its province,
@@ -40,20 +35,20 @@ def tier_chain(unit: Unit) -> list[Unit]:
     units = list(
         Unit.objects.filter(path__in=ancestor_paths(unit), level__in=TIER_LEVELS)
         .annotate(
-            engineers=Count(
-                "accounts",
-                filter=Q(accounts__is_support_engineer=True, accounts__is_active=True),
-            )
+            has_engineers=Exists(engineers_of(OuterRef("pk"))),
+            # Only a province row can have settings; read with the chain, in one query.
+            prefecture_tier=Exists(
+                SupportSettings.objects.filter(province=OuterRef("pk"), prefecture_tier=True)
+            ),
         )
         .order_by("-depth")
     )
-    province = next((u for u in units if u.level == Level.PROVINCE), None)
-    with_prefecture = province is not None and prefecture_tier_on(province.path)
+    with_prefecture = any(u.level == Level.PROVINCE and u.prefecture_tier for u in units)
     chain = []
     for u in units:
         if u.level == Level.PREFECTURE and not with_prefecture:
             continue
-        if u.level == Level.MINISTRY or u.engineers:
+        if u.level == Level.MINISTRY or u.has_engineers:
             chain.append(u)
     return chain
 
@@ -107,31 +102,35 @@ def unavailable_reason(account: Account, held: int, moment: datetime) -> str | N
     return None
 
 
-def held_counts(account_ids) -> dict[int, int]:
-    """Open tickets each engineer holds (what capacity is measured against)."""
-    return dict(
-        Ticket.objects.filter(assignee_id__in=list(account_ids), status__in=HELD_STATUSES)
-        .values("assignee_id")
-        .annotate(n=Count("id"))
-        .values_list("assignee_id", "n")
+def roster_for_routing(tier_id: int) -> QuerySet[Account]:
+    """The tier's engineers with their duty profile and slots, each annotated with
+    `held` (open tickets it holds): one query plus the slots'."""
+    held = (
+        Ticket.objects.filter(assignee=OuterRef("pk"), status__in=HELD_STATUSES)
+        .order_by()
+        .values("assignee")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        engineers_of(tier_id)
+        .select_related("duty")
+        .prefetch_related("duty_slots")
+        .annotate(held=Coalesce(Subquery(held), 0))
     )
 
 
 def roster(tier: Unit, moment: datetime) -> list[dict]:
     """The tier's engineers with their profile, slots, load and availability now."""
-    engineers = list(
-        engineers_of(tier.pk).select_related("duty").prefetch_related("duty_slots").order_by("pk")
-    )
-    held = held_counts(e.pk for e in engineers)
     return [
         {
             "account": e,
             "profile": profile_of(e),
             "slots": list(e.duty_slots.all()),
-            "held": held.get(e.pk, 0),
-            "unavailable": unavailable_reason(e, held.get(e.pk, 0), moment),
+            "held": e.held,
+            "unavailable": unavailable_reason(e, e.held, moment),
         }
-        for e in engineers
+        for e in roster_for_routing(tier.pk).order_by("pk")
     ]
 
 

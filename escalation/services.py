@@ -49,9 +49,13 @@ DRAIN_BATCH = 200
 
 
 def _lock_rotation(tier_id: int) -> Rotation:
-    # INSERT … ON CONFLICT DO NOTHING, then lock: no savepoint dance on a race.
-    Rotation.objects.bulk_create([Rotation(tier_id=tier_id)], ignore_conflicts=True)
-    return Rotation.objects.select_for_update().get(pk=tier_id)
+    rotation = Rotation.objects.select_for_update().filter(pk=tier_id).first()
+    if rotation is None:
+        # The tier's first ticket: INSERT … ON CONFLICT DO NOTHING, then lock — no
+        # savepoint dance when two first tickets race.
+        Rotation.objects.bulk_create([Rotation(tier_id=tier_id)], ignore_conflicts=True)
+        rotation = Rotation.objects.select_for_update().get(pk=tier_id)
+    return rotation
 
 
 class _Tier:
@@ -60,20 +64,17 @@ class _Tier:
 
     def __init__(self, tier_id: int):
         self.rotation = _lock_rotation(tier_id)
-        self.engineers = {
-            e.pk: e
-            for e in selectors.engineers_of(tier_id)
-            .select_related("duty")
-            .prefetch_related("duty_slots")
-        }
-        self.held = selectors.held_counts(self.engineers)
+        # Read after the lock is granted, so the held counts include every assignment
+        # committed by the transaction that held it before.
+        self.engineers = {e.pk: e for e in selectors.roster_for_routing(tier_id)}
+        self.held = {pk: e.held for pk, e in self.engineers.items()}
 
     def pick(
         self, now: datetime, *, exclude: int | None = None
     ) -> tuple[int | None, list[tuple[int, str]]]:
         # `exclude`: the ticket's reporter, who may not work its own ticket.
         candidates = [
-            rotation.Candidate(pk, selectors.unavailable_reason(e, self.held.get(pk, 0), now))
+            rotation.Candidate(pk, selectors.unavailable_reason(e, self.held[pk], now))
             for pk, e in self.engineers.items()
             if pk != exclude
         ]
@@ -82,16 +83,16 @@ class _Tier:
     def took(self, account_id: int) -> None:
         self.rotation.last_account_id = account_id
         self.rotation.save(update_fields=["last_account_id"])
-        self.held[account_id] = self.held.get(account_id, 0) + 1
+        self.held[account_id] += 1
 
 
-def _assign(ticket: Ticket, tier: _Tier, now: datetime, *, cause: str, log_miss: bool) -> bool:
+def _assign(ticket: Ticket, tier: _Tier, now: datetime, *, cause: str):
+    """Choose the ticket's engineer (or none) and set it on the ticket in memory.
+    Returns (chosen or not, the unsaved ROUTED timeline entry with its reasons)."""
     chosen, skipped = tier.pick(now, exclude=ticket.reporter_id)
-    if chosen is None and not log_miss:
-        return False
     names = {pk: e.username for pk, e in tier.engineers.items()}
     ticket.updated_at = now
-    timeline.add(
+    decision = timeline.entry(
         ticket,
         EventKind.ROUTED,
         internal=True,
@@ -103,17 +104,20 @@ def _assign(ticket: Ticket, tier: _Tier, now: datetime, *, cause: str, log_miss:
     if chosen is None:
         ticket.assignee = None
         ticket.status = Status.NEW
-        return False
+        return False, decision
     tier.took(chosen)
     ticket.assignee = tier.engineers[chosen]
     ticket.status = Status.ASSIGNED
-    return True
+    return True, decision
 
 
 def route(ticket: Ticket, now: datetime, *, cause: str) -> bool:
-    """Give `ticket` to the next available engineer of its tier, or leave it waiting
-    in the tier queue. Call inside the transaction that saves the ticket."""
-    return _assign(ticket, _Tier(ticket.tier_id), now, cause=cause, log_miss=True)
+    """Give a saved `ticket` to the next available engineer of its tier, or leave it
+    waiting in the tier queue; the decision goes on its timeline. Call inside the
+    transaction that saves the ticket."""
+    assigned, decision = _assign(ticket, _Tier(ticket.tier_id), now, cause=cause)
+    decision.save()
+    return assigned
 
 
 def drain(tier_id: int, now: datetime | None = None) -> int:
@@ -129,11 +133,12 @@ def drain(tier_id: int, now: datetime | None = None) -> int:
             .order_by("tier_entered_at", "pk")[:DRAIN_BATCH]
         )
         for ticket in waiting:
-            if not _assign(ticket, tier, now, cause="drain", log_miss=False):
-                break
+            assigned, decision = _assign(ticket, tier, now, cause="drain")
+            if not assigned:
+                break  # nobody left; the miss is not logged again on every sweep
+            decision.save()
             ticket.save(update_fields=["assignee", "status", "updated_at"])
-            timeline.assigned(ticket)
-            timeline.announce(ticket, "assigned")
+            timeline.announce(ticket, "assigned", and_assigned=True)
             done += 1
     return done
 
@@ -166,9 +171,13 @@ def enter_tier(
     kind: str,
     actor: Account | None = None,
     reason: str = "",
+    entries=(),
 ) -> EscalationRecord:
-    """Move a saved ticket to `tier` (or place a new one there): a new stay with fresh
-    SLA clocks, then routing. Raises IntegrityError if this stay already exists."""
+    """Move a ticket to `tier`, or place a new, not yet saved one there: a new stay
+    with fresh SLA clocks, then routing. The ticket is saved here, after routing, so a
+    new ticket is one INSERT; `entries` (unsaved timeline entries, e.g. its creation)
+    are stored with the routing decision. Raises IntegrityError if this stay already
+    exists."""
     previous = ticket.tier if kind != EntryKind.OPENED else None
     if previous is not None:
         EscalationRecord.objects.filter(ticket=ticket, hop=ticket.hop, left_at__isnull=True).update(
@@ -182,6 +191,22 @@ def enter_tier(
     ticket.status = Status.NEW
     ticket.updated_at = now
     sla.start(ticket, now)
+    entries = list(entries)
+    moved = None
+    if previous is not None:
+        moved = timeline.entry(
+            ticket,
+            EventKind.RETURNED if kind == EntryKind.RETURNED else EventKind.ESCALATED,
+            actor,
+            cause=kind,
+            tier=tier.name,
+            from_tier=previous.name,
+            reason=reason,
+        )
+        entries.append(moved)
+    _assigned, decision = _assign(ticket, _Tier(tier.pk), now, cause=kind)
+    ticket.save()
+    timeline.add_many([*entries, decision])
     record = EscalationRecord.objects.create(
         ticket=ticket,
         tier=tier,
@@ -197,23 +222,10 @@ def enter_tier(
         created_on=ticket.created_at,
     )
     if previous is not None:
-        entry = timeline.add(
-            ticket,
-            EventKind.RETURNED if kind == EntryKind.RETURNED else EventKind.ESCALATED,
-            actor,
-            cause=kind,
-            tier=tier.name,
-            from_tier=previous.name,
-            reason=reason,
-        )
-    route(ticket, now, cause=kind)
-    ticket.save()
-    if previous is not None:
-        timeline.announce(ticket, kind, also=[timeline.tier_group(previous)], event=entry)
+        also = [timeline.tier_group(previous)]
+        timeline.announce(ticket, kind, also=also, event=moved, and_assigned=True)
     else:
-        timeline.announce(ticket, "created")
-    if ticket.assignee_id:
-        timeline.assigned(ticket)
+        timeline.announce(ticket, "created", and_assigned=True)
     return record
 
 

@@ -49,7 +49,7 @@ def client_for(client):
     """A test client logged in as the given account."""
 
     def login(account):
-        client.force_login(account, backend="allauth.account.auth_backends.AuthenticationBackend")
+        client.force_login(account, backend="accounts.backends.PasswordBackend")
         return client
 
     return login

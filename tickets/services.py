@@ -116,24 +116,31 @@ def ticket_create(
     errors.extend(check_files(files))
     if errors:
         raise ValidationError(errors)
+    description_html = render_body(description)
     with undo_files() as stored, transaction.atomic():
-        ticket = Ticket.objects.create(
+        ticket = Ticket(
             reporter=actor,
             reporter_unit=actor.unit,
             reporter_path=actor.unit.path,
             title=title,
             description=description,
-            description_html=render_body(description),
+            description_html=description_html,
             category=category,
             priority=priority,
-            tier=escalation_selectors.tier_chain(actor.unit)[0],
             created_at=now,
             updated_at=now,
-            tier_entered_at=now,
         )
-        entry = timeline.add(ticket, EventKind.CREATED, actor)
-        _store_files(files, ticket=ticket, event=entry, account=actor, stored=stored)
-        escalation.enter_tier(ticket, ticket.tier, now, kind=EntryKind.OPENED, actor=actor)
+        raised = timeline.entry(ticket, EventKind.CREATED, actor)
+        # Saved by enter_tier once routed: one INSERT, with its engineer.
+        escalation.enter_tier(
+            ticket,
+            escalation_selectors.tier_chain(actor.unit)[0],
+            now,
+            kind=EntryKind.OPENED,
+            actor=actor,
+            entries=[raised],
+        )
+        _store_files(files, ticket=ticket, event=raised, account=actor, stored=stored)
     return ticket
 
 
@@ -228,6 +235,7 @@ def ticket_transition(
         if action in ("start", "wait", "resolve") and ticket.assignee_id is None:
             raise ValidationError(_("Take the ticket first."))
         old_tier_holder = ticket.assignee_id
+        rerouted = False
         ticket.updated_at = now
         if text:
             timeline.add(ticket, EventKind.REPLY, actor, body_html=render_body(text))
@@ -243,7 +251,7 @@ def ticket_transition(
             sla.stop(ticket)
         elif action == "reopen":
             ticket.resolved_at = None
-            _reopen(ticket, now)
+            rerouted = _reopen(ticket, now)
         elif action == "close":
             ticket.closed_at = now
             sla.stop(ticket)
@@ -251,15 +259,16 @@ def ticket_transition(
         if action == "close" and rating is not None:
             _rate(ticket, actor, rating, rating_comment)
         ticket.save()
-        timeline.announce(ticket, action)
+        timeline.announce(ticket, action, and_assigned=rerouted)
         if old_tier_holder and ticket.status not in HELD_STATUSES:
             transaction.on_commit(lambda: escalation.drain(ticket.tier_id))
     return ticket
 
 
-def _reopen(ticket: Ticket, now: datetime) -> None:
-    """Back to whoever resolved it if they can still hold it; else back into rotation.
-    The resolution clock re-arms with a full target (no instant breach)."""
+def _reopen(ticket: Ticket, now: datetime) -> bool:
+    """Back to whoever resolved it if they can still hold it; else back into rotation
+    (True when that gave it to someone). The resolution clock re-arms with a full
+    target (no instant breach)."""
     sla.resume(ticket, now, reopened=True)
     holder = ticket.assignee
     # Capacity does not count here (the ticket was theirs), availability does.
@@ -270,9 +279,8 @@ def _reopen(ticket: Ticket, now: datetime) -> None:
         )
         or escalation_selectors.unavailable_reason(holder, 0, now) is not None
     ):
-        escalation.route(ticket, now, cause="reopen")
-        if ticket.assignee_id:
-            transaction.on_commit(lambda: timeline.assigned(ticket))
+        return escalation.route(ticket, now, cause="reopen")
+    return False
 
 
 def _rate(ticket: Ticket, actor, rating: int, comment: str) -> None:
@@ -328,9 +336,7 @@ def ticket_assign(
         ticket.updated_at = now
         entry = timeline.add(ticket, EventKind.ASSIGNED, actor, assignee=engineer.username)
         ticket.save()
-        timeline.announce(ticket, "assigned", event=entry)
-        if engineer.pk != actor.pk:
-            timeline.assigned(ticket)
+        timeline.announce(ticket, "assigned", event=entry, and_assigned=engineer.pk != actor.pk)
     return ticket
 
 
@@ -388,7 +394,7 @@ def problem_ticket_sync(
         )
         priority = Priority.HIGH if graduating else Priority.NORMAL
         if ticket is None and open_records:
-            ticket = Ticket.objects.create(
+            ticket = Ticket(
                 reporter=system_account(),
                 reporter_unit=school,
                 reporter_path=school.path,
@@ -397,13 +403,16 @@ def problem_ticket_sync(
                 description_html=render_body(summary),
                 category=Category.PROBLEM_RECORDS,
                 priority=priority,
-                tier=escalation_selectors.tier_chain(school)[0],
                 created_at=now,
                 updated_at=now,
-                tier_entered_at=now,
             )
-            timeline.add(ticket, EventKind.CREATED, None)
-            escalation.enter_tier(ticket, ticket.tier, now, kind=EntryKind.OPENED)
+            escalation.enter_tier(
+                ticket,
+                escalation_selectors.tier_chain(school)[0],
+                now,
+                kind=EntryKind.OPENED,
+                entries=[timeline.entry(ticket, EventKind.CREATED, None)],
+            )
             return ticket
         if ticket is None:
             return None

@@ -8,8 +8,9 @@ from core import events
 from tickets.models import Ticket, TicketEvent
 
 
-def add(ticket: Ticket, kind: str, actor=None, *, body_html="", internal=False, **data):
-    return TicketEvent.objects.create(
+def entry(ticket: Ticket, kind: str, actor=None, *, body_html="", internal=False, **data):
+    """A timeline entry not yet stored (see `add_many`)."""
+    return TicketEvent(
         ticket=ticket,
         kind=kind,
         actor=actor,
@@ -20,42 +21,61 @@ def add(ticket: Ticket, kind: str, actor=None, *, body_html="", internal=False, 
     )
 
 
+def add(ticket: Ticket, kind: str, actor=None, *, body_html="", internal=False, **data):
+    item = entry(ticket, kind, actor, body_html=body_html, internal=internal, **data)
+    item.save()
+    return item
+
+
+def add_many(entries: list[TicketEvent]) -> list[TicketEvent]:
+    """Store entries in one INSERT, in order (their ids follow it)."""
+    return TicketEvent.objects.bulk_create(entries)
+
+
 def tier_group(tier) -> str:
     """The accounts of the tier unit itself (filtered to engineers and managers by
     `tickets.selectors.wants_ticket_event`)."""
     return events.tree_group(tier.code, tier.level, managers_only=False)
 
 
-def announce(ticket: Ticket, what: str, *, also=(), event: TicketEvent | None = None) -> None:
-    """A stored `ticket.changed` event for the reporter, the assignee and the tier
-    (plus `also`, e.g. the tier a ticket just left). Carries no user text: pages
-    fetch what the viewer may see."""
+def _changed(ticket: Ticket, what: str, also, event: TicketEvent | None):
     groups = [events.account_group(ticket.reporter_id), tier_group(ticket.tier), *also]
     if ticket.assignee_id:
         groups.append(events.account_group(ticket.assignee_id))
-    events.publish(
-        kind="ticket.changed",
-        payload={
-            "ticket": ticket.pk,
-            "what": what,
-            "status": ticket.status,
-            "tier": ticket.tier.name,
-            "assignee": _name(ticket.assignee),
-            "reporter_id": ticket.reporter_id,
-            "assignee_id": ticket.assignee_id,
-            "entry": event.pk if event else None,
-        },
-        groups=groups,
-    )
+    payload = {
+        "ticket": ticket.pk,
+        "what": what,
+        "status": ticket.status,
+        "tier": ticket.tier.name,
+        "assignee": _name(ticket.assignee),
+        "reporter_id": ticket.reporter_id,
+        "assignee_id": ticket.assignee_id,
+        "entry": event.pk if event else None,
+    }
+    return ("ticket.changed", payload, groups)
 
 
-def assigned(ticket: Ticket) -> None:
-    """The pop-up for the engineer who has just been given the ticket."""
-    events.publish(
-        kind="ticket.assigned",
-        payload={"ticket": ticket.pk, "title": ticket.title, "priority": ticket.priority},
-        groups=[events.account_group(ticket.assignee_id)],
-    )
+def _assigned(ticket: Ticket):
+    payload = {"ticket": ticket.pk, "title": ticket.title, "priority": ticket.priority}
+    return ("ticket.assigned", payload, [events.account_group(ticket.assignee_id)])
+
+
+def announce(
+    ticket: Ticket,
+    what: str,
+    *,
+    also=(),
+    event: TicketEvent | None = None,
+    and_assigned: bool = False,
+) -> None:
+    """A stored `ticket.changed` event for the reporter, the assignee and the tier
+    (plus `also`, e.g. the tier a ticket just left). Carries no user text: pages
+    fetch what the viewer may see. `and_assigned` adds the assignee's pop-up
+    (`assigned`) to the same publish."""
+    items = [_changed(ticket, what, also, event)]
+    if and_assigned and ticket.assignee_id:
+        items.append(_assigned(ticket))
+    events.publish_many(items)
 
 
 def warning(ticket: Ticket, clocks: list[str]) -> None:

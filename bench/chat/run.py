@@ -207,7 +207,7 @@ def build(n: int) -> tuple[int, list[str], dict]:
     cookies = []
     for account in accounts:
         client = Client()
-        client.force_login(account, backend="allauth.account.auth_backends.AuthenticationBackend")
+        client.force_login(account, backend="accounts.backends.PasswordBackend")
         cookies.append(
             f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
         )

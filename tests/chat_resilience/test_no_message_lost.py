@@ -123,7 +123,7 @@ def _county_room(tree, people) -> Room:
 
 def _session_cookie(account) -> str:
     client = Client()
-    client.force_login(account, backend="allauth.account.auth_backends.AuthenticationBackend")
+    client.force_login(account, backend="accounts.backends.PasswordBackend")
     name = settings.SESSION_COOKIE_NAME
     return f"{name}={client.cookies[name].value}"
 
