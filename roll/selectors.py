@@ -37,7 +37,7 @@ def can_oversee(actor) -> bool:
 
 def visible_records(actor) -> QuerySet[ProblemRecord]:
     if is_school_account(actor):
-        return ProblemRecord.objects.filter(school_id=actor.unit_id)
+        return ProblemRecord.objects.filter(school_path=actor.unit.path)
     if can_oversee(actor):
         return ProblemRecord.objects.filter(scoping.under("school_path", actor.unit.path))
     return ProblemRecord.objects.none()
@@ -72,7 +72,7 @@ def open_count(actor) -> int:
 
 def school_records(school: Unit, *, status: str = "open") -> dict:
     """The school's list: grouped by kind, graduating first, oldest first."""
-    qs = ProblemRecord.objects.filter(school=school)
+    qs = ProblemRecord.objects.filter(school_path=school.path)
     if status == "open":
         qs = qs.filter(status__in=OPEN_RECORD_STATUSES)
     elif status in RecordStatus.values:

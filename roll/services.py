@@ -72,6 +72,7 @@ COLUMNS = (
     "change_seq",
     "batch_id",
 )
+_COLUMN_FIELDS = {f.column: f for f in ProblemRecord._meta.concrete_fields}
 
 
 class Refused(Exception):
@@ -164,7 +165,7 @@ def intake(*, key: RollKey, payload, now: datetime | None = None) -> dict:
     schools = {
         code: (pk, path, level)
         for code, pk, path, level in Unit.objects.filter(
-            code__in=[c for c in codes if "\x00" not in c]  # PostgreSQL text holds no NUL
+            code__any_of=[c for c in codes if "\x00" not in c]  # PostgreSQL text holds no NUL
         ).values_list("code", "id", "path", "level")
     }
     root = key.unit.path
@@ -193,7 +194,7 @@ def intake(*, key: RollKey, payload, now: datetime | None = None) -> dict:
         last = _lock_feed()
         existing = set(
             ProblemRecord.objects.filter(
-                scope=key.scope, alert_id__in=[c["alert_id"] for c in good]
+                scope=key.scope, alert_id__any_of=[c["alert_id"] for c in good]
             ).values_list("alert_id", flat=True)
         )
         fresh, duplicates = [], 0
@@ -203,7 +204,8 @@ def intake(*, key: RollKey, payload, now: datetime | None = None) -> dict:
             else:
                 existing.add(clean["alert_id"])
                 fresh.append(clean)
-        touched = sorted({schools[c["school_code"]][0] for c in fresh})
+        per_school = Counter(c["school_code"] for c in fresh)
+        touched = sorted({schools[code][0] for code in per_school})
         batch = IntakeBatch.objects.create(
             key=key,
             batch_id=batch_id,
@@ -212,6 +214,7 @@ def intake(*, key: RollKey, payload, now: datetime | None = None) -> dict:
             duplicates=duplicates,
             rejected=len(rejected),
             school_ids=touched,
+            school_counts=dict(per_school),
             synced_at=now if not fresh else None,
         )
         rows = [
@@ -259,20 +262,28 @@ def _insert(rows: list[tuple]) -> None:
     if not rows:
         return
     if connection.vendor == "postgresql":
-        from psycopg.types.json import Jsonb
-
-        table = ProblemRecord._meta.db_table
-        related = COLUMNS.index("related_school_codes")
         with connection.cursor() as cursor:
-            with cursor.cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                for row in rows:
-                    row = list(row)
-                    row[related] = Jsonb(row[related])
-                    copy.write_row(row)
+            copy_rows(cursor.cursor, ProblemRecord._meta.db_table, rows)
         return
     ProblemRecord.objects.bulk_create(
         [ProblemRecord(**dict(zip(COLUMNS, row, strict=True))) for row in rows], batch_size=500
     )
+
+
+def copy_rows(cursor, table: str, rows) -> None:
+    """Binary COPY of `rows` (in COLUMNS order) into `table` through a psycopg cursor.
+    With the column types declared, psycopg encodes each value without looking its
+    type up: about a third of the CPU of a text COPY of the same rows."""
+    from psycopg.types.json import Jsonb
+
+    types = [_COLUMN_FIELDS[c].db_type(connection).split("(")[0] for c in COLUMNS]
+    related = COLUMNS.index("related_school_codes")
+    with cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
+        for row in rows:
+            row = list(row)
+            row[related] = Jsonb(row[related])
+            copy.write_row(row)
 
 
 def _sync_soon(batch_pk: int) -> None:
@@ -320,29 +331,24 @@ def sync_schools(school_ids, *, now: datetime | None = None) -> None:
     from tickets import services as tickets
 
     now = now or timezone.now()
+    schools = list(Unit.objects.filter(pk__in=list(school_ids)))
+    # By path: the records' one index on the school is (school_path, status, kind).
+    open_there = ProblemRecord.objects.filter(
+        school_path__in=[s.path for s in schools], status__in=OPEN_RECORD_STATUSES
+    )
     stats = {
         row["school_id"]: row
-        for row in ProblemRecord.objects.filter(
-            school_id__in=list(school_ids), status__in=OPEN_RECORD_STATUSES
-        )
-        .values("school_id")
-        .annotate(
+        for row in open_there.values("school_id").annotate(
             open=Count("id"),
             graduating=Count("id", filter=Q(graduating=True)),
             oldest=Min("created_at"),
         )
     }
     by_kind: dict[int, Counter] = {}
-    for school_id, kind, n in (
-        ProblemRecord.objects.filter(
-            school_id__in=list(school_ids), status__in=OPEN_RECORD_STATUSES
-        )
-        .values_list("school_id", "kind")
-        .annotate(n=Count("id"))
-    ):
+    for school_id, kind, n in open_there.values_list("school_id", "kind").annotate(n=Count("id")):
         by_kind.setdefault(school_id, Counter())[kind] = n
     with translation.override(settings.LANGUAGE_CODE):
-        for school in Unit.objects.filter(pk__in=list(school_ids)):
+        for school in schools:
             row = stats.get(school.pk, {"open": 0, "graduating": 0})
             tickets.problem_ticket_sync(
                 school=school,
@@ -355,11 +361,7 @@ def sync_schools(school_ids, *, now: datetime | None = None) -> None:
 
 def _announce(batch: IntakeBatch) -> None:
     """One stored event for the batch: each school's accounts and its county's managers."""
-    per_school = dict(
-        ProblemRecord.objects.filter(batch=batch)
-        .values_list("school__code")
-        .annotate(n=Count("id"))
-    )
+    per_school = batch.school_counts
     units = Unit.objects.filter(code__in=list(per_school)).select_related("parent")
     groups = []
     for school in units:
@@ -462,7 +464,12 @@ def verdict(*, key: RollKey, payload, now: datetime | None = None) -> dict:
         last = _lock_feed()
         records = list(
             ProblemRecord.objects.select_for_update()
-            .filter(scoping.under("school_path", key.unit.path), scope=key.scope, alert_id__in=ids)
+            .filter(
+                scoping.under("school_path", key.unit.path),
+                scope=key.scope,
+                # No stored id holds a NUL, and PostgreSQL text cannot carry one.
+                alert_id__any_of=[i for i in ids if "\x00" not in i],
+            )
             .order_by("pk")
         )
         found = {r.alert_id for r in records}
