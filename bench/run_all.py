@@ -18,7 +18,17 @@ from pathlib import Path
 from _harness import fmt_duration
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["issuance.py", "tree_import.py", "notices.py", "chat/run.py", "tickets/pages.py"]
+BENCHMARKS = [
+    "issuance.py",
+    "tree_import.py",
+    "notices.py",
+    "chat/run.py",
+    "tickets/pages.py",
+    "tickets/routing.py",
+    "tickets/sweep.py",
+    "roll/intake.py",
+    "tickets/http_create.py",
+]
 
 
 def main() -> int:
@@ -168,6 +178,145 @@ def main() -> int:
                     + ("" if key == "floor" else f" (target ≤ {r['ratio_target']:g})"),
                 )
             )
+    if "tickets/routing.py" in results:
+        r = results["tickets/routing.py"]
+        db = r["database"]
+        par, c = r["parallel"], r["parallel_check"]
+        rows.append(
+            (
+                f"ticket routing, {r['tickets']:,} tickets from {r['workers']} processes, one tier",
+                f"{par['per_second']:,.0f} assignments/s",
+                f"p50 {fmt_duration(par['p50'])}, p95 {fmt_duration(par['p95'])}, "
+                f"double assignments {c['double_assignments']}, spread {c['spread']}",
+            )
+        )
+        if "serial" in r:
+            rows.append(
+                (
+                    "  peer: the same from 1 process",
+                    f"{r['serial']['per_second']:,.0f} assignments/s",
+                    f"ratio parallel / serial {r['ratio_parallel_serial']:.2f}x",
+                )
+            )
+        rows.append(
+            (
+                "  ceiling: plain Ticket inserts",
+                f"{r['ceiling']['per_second']:,.0f} rows/s",
+                f"ours {r['ratio_ceiling']:.2f} of it",
+            )
+        )
+    if "tickets/sweep.py" in results:
+        r = results["tickets/sweep.py"]
+        db = r["database"]
+        if "idle" in r:
+            i = r["idle"]
+            rows.append(
+                (
+                    f"SLA sweep, nothing due: {i['small']:,} → {i['large']:,} open tickets",
+                    f"{fmt_duration(i['few']['seconds'])} → {fmt_duration(i['many']['seconds'])}",
+                    f"ratio {i['ratio']:.2f} (about 1 expected); pages "
+                    f"{i['few']['blocks']} → {i['many']['blocks']}",
+                )
+            )
+        if "escalate" in r:
+            e = r["escalate"]
+            rows.append(
+                (
+                    f"sweep escalating {e['breached']:,} breached tickets",
+                    f"{e['per_second']:,.1f} escalations/s",
+                    f"{fmt_duration(e['per_escalation_seconds'])} each, {e['queries']} queries",
+                )
+            )
+        if "race" in r:
+            e = r["race"]
+            rows.append(
+                (
+                    f"two sweeps at once over {e['breached']:,} breached tickets",
+                    f"{e['escalated']:,} escalations",
+                    f"exactly once = {e['breached']:,}; {e['seconds']:.1f} s",
+                )
+            )
+        if "full" in r:
+            f = r["full"]
+            rows.append(
+                (
+                    f"full sweep, {f['open']:,} open ({f['breached']:,} breached, "
+                    f"{f['warn_due']:,} to warn)",
+                    fmt_duration(f["first_seconds"]),
+                    f"escalated {f['first']['escalated']:,}, warned {f['first']['warned']:,}",
+                )
+            )
+        if "race_with_creation" in r:
+            e = r["race_with_creation"]
+            rows.append(
+                (
+                    "sweep while tickets are raised in its counties",
+                    f"{e['failed']:,} of {e['created'] + e['failed']:,} creations failed",
+                    "sweep " + ("FAILED" if "error" in e["sweep"] else "completed"),
+                )
+            )
+    if "roll/intake.py" in results:
+        r = results["roll/intake.py"]
+        db = r["database"]
+        p, c = r["platform"], r["ceiling"]
+        rows += [
+            (
+                f"roll intake, {p['alerts']:,} alerts in {p['batches']} signed POSTs of "
+                f"{r['batch']:,}",
+                f"{p['per_second']:,.0f} alerts/s",
+                f"p50 {p['p50_ms']:,.0f} ms, p95 {p['p95_ms']:,.0f} ms per batch",
+            ),
+            (
+                "  ceiling: plain COPY of the same rows",
+                f"{c['per_second']:,.0f} rows/s",
+                f"ratio {r['ratio']:.1%} (target ≥ {r['ratio_target']:.0%})",
+            ),
+            (
+                "  daphne RSS after batch " + " / ".join(p["rss_after_mib"]),
+                " / ".join(f"{v:,.0f}" for v in p["rss_after_mib"].values()) + " MiB",
+                f"peak {p['rss_peak_mib']:,.0f} MiB",
+            ),
+        ]
+        if "retry" in r:
+            rows.append(
+                (
+                    "  a batch POSTed again (all duplicates)",
+                    fmt_duration(r["retry"]["per_batch_seconds"]),
+                    f"median of {r['retry']['batches']}",
+                )
+            )
+        if "small" in r:
+            rows.append(
+                (
+                    "  a POST of one alert (a request's fixed cost)",
+                    fmt_duration(r["small"]["p50_ms"] / 1e3),
+                    f"p50 of {r['small']['posts']}",
+                )
+            )
+    if "tickets/http_create.py" in results:
+        r = results["tickets/http_create.py"]
+        db = r["database"]
+        if "ratio_median" in r:
+            rows += [
+                (
+                    f"HTTP ticket creation, {r['tickets']:,} tickets from {r['clients']} "
+                    "clients: platform",
+                    f"{r['platform_per_second']:,.1f} tickets/s",
+                    f"p95 {r['platform_p95_ms']:,.0f} ms, "
+                    f"server CPU {r['platform_cpu_ms']:.1f} ms/ticket",
+                ),
+                (
+                    "  peer: django-helpdesk 2.6.1, same load",
+                    f"{r['helpdesk_per_second']:,.1f} tickets/s",
+                    f"p95 {r['helpdesk_p95_ms']:,.0f} ms, "
+                    f"server CPU {r['helpdesk_cpu_ms']:.1f} ms/ticket",
+                ),
+                (
+                    "  ratio platform / helpdesk",
+                    f"{r['ratio_median']:.2f}x (target ≥ {r['target']:g}x)",
+                    f"CPU per ticket {r['cpu_ratio_median']:.2f}x; median of {r['rounds']} rounds",
+                ),
+            ]
     if results:
         print(f"database: {db['backend']} ({db['version']})")
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
