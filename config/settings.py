@@ -236,6 +236,8 @@ MINISTRY_UNIT_NAME = "教育部"
 NOTICE_MAX_FILE_BYTES = env.integer("NOTICE_MAX_FILE_MB", 20) * 2**20
 NOTICE_MAX_FILES = 10
 DATA_UPLOAD_MAX_NUMBER_FILES = 20
+# A school ticks up to 5,000 problem records on one page and resolves them at once.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 5100
 
 # Problem records: remind schools of graduating-grade records open longer than this.
 ROLL_REMINDER_DAYS = env.integer("ROLL_REMINDER_DAYS", 7)

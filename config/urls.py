@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from accounts import views as accounts
@@ -28,6 +28,7 @@ urlpatterns = [
     path("roll/", include("roll.urls")),
     path("api/roll/v1/alerts", roll_api.alerts, name="roll_api_alerts"),
     path("api/roll/v1/alerts/close", roll_api.close, name="roll_api_close"),
+    re_path(r"^api/(?P<rest>.*)$", roll_api.not_found),
     path("auth/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", core.healthz, name="healthz"),

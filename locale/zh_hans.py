@@ -661,7 +661,7 @@ ZH.update(
         "Say how the record was corrected.": "请说明记录是如何更正的。",
         "The note is limited to 2,000 characters.": "说明不能超过 2,000 字。",
         "Select at least one record.": "请至少选择一条记录。",
-        "At most 1,000 records at a time.": "一次最多处理 1,000 条记录。",
+        "At most 5,000 records at a time.": "一次最多处理 5,000 条记录。",
         "None of the selected records can take that step now.": "所选记录当前都不能执行该操作。",
         "Reminder: %(n)d graduating-grade problem records open over %(days)d days": "催办：%(n)d 条毕业年级问题学籍超过 %(days)d 天未处理",
         "%(school)s still has %(n)d problem records of graduating students open for more than %(days)d days. Please correct them on the platform's Problem records page; graduation cannot proceed until they are resolved.": "%(school)s 仍有 %(n)d 条毕业年级学生的问题学籍超过 %(days)d 天未处理。请在平台“问题学籍”页面尽快更正；问题未解决前无法办理毕业。",
@@ -696,6 +696,13 @@ ZH.update(
         "Resolution rate": "处理率",
         "Slowest counties": "进度最慢的区县",
         "Problem records of %s": "%s 问题学籍",
+        "At most 5,000 records at a time.": "一次最多处理 5,000 条记录。",
+        "Showing %(shown)s of %(total)s records, graduating and oldest first. Resolve these to see the rest, or export them all to Excel.": "共 %(total)s 条记录，此处显示 %(shown)s 条（毕业年级和最早的在前）。处理完这些即可看到其余记录，也可全部导出到 Excel。",
+        "New problem records for your school": "本校有新的问题学籍",
+        "The student-roll system has flagged records of your school that need correcting. Open **Problem records** to work through them, graduating students first, and mark each one resolved with how it was corrected.": "学籍系统核查出本校需要更正的学籍记录。请打开**问题学籍**页面逐条处理（毕业年级优先），并写明处理情况后标记为已解决。",
+        "New problem records for schools of your county": "本县学校有新的问题学籍",
+        "The student-roll system has flagged records of schools in your county. **Problem records** shows each school's progress and the oldest open records; the Excel workbook lists them school by school.": "学籍系统核查出本县学校的问题学籍。**问题学籍**页面显示各校处理进度和最早未处理的记录；Excel 工作簿按学校分表列出。",
+        "The label is limited to %d characters.": "名称最多 %d 个字符。",
     }
 )
 ZH.update({"status\x04Open": "未处理"})

@@ -476,7 +476,13 @@ def notice_remind(*, actor, notice: Notice, mode: str) -> Reminder:
 
 
 def notice_publish_system(
-    *, author_unit: Unit, title: str, body: str, targets: list[Unit], levels: list[str]
+    *,
+    author_unit: Unit,
+    title: str,
+    body: str,
+    targets: list[Unit],
+    levels: list[str],
+    managers_only: bool = False,
 ) -> Notice:
     """A notice the platform sends by itself (e.g. problem-record reminders) in the
     name of `author_unit`, published at once to `targets` × `levels`."""
@@ -492,6 +498,7 @@ def notice_publish_system(
             body_html=render_body(body),
             priority=Priority.URGENT,
             levels=",".join(levels),
+            managers_only=managers_only,
             status=Status.DRAFT,
         )
         _set_targets(notice, targets)

@@ -4,8 +4,9 @@
 import json
 
 from django.http import JsonResponse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.csrf import csrf_exempt
 
+from accounts.scoping import public
 from roll import services
 from roll.auth import error, roll_key_required
 
@@ -13,7 +14,7 @@ from roll.auth import error, roll_key_required
 def _json_body(request):
     try:
         return json.loads(request.roll_body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nesting deeper than Python's stack
         return None
 
 
@@ -21,8 +22,7 @@ def _refused(exc: services.Refused) -> JsonResponse:
     return error(exc.status, exc.code, exc.detail)
 
 
-@require_http_methods(["GET", "POST"])
-@roll_key_required
+@roll_key_required("GET", "POST")
 def alerts(request):
     try:
         if request.method == "GET":
@@ -46,8 +46,7 @@ def alerts(request):
         return _refused(exc)
 
 
-@require_http_methods(["POST"])
-@roll_key_required
+@roll_key_required("POST")
 def close(request):
     payload = _json_body(request)
     if payload is None:
@@ -56,3 +55,10 @@ def close(request):
         return JsonResponse(services.verdict(key=request.roll_key, payload=payload))
     except services.Refused as exc:
         return _refused(exc)
+
+
+@public
+@csrf_exempt
+def not_found(request, rest=""):
+    """Any other address under /api/: a JSON 404, as the roll system expects JSON."""
+    return error(404, "not_found", "no such API address; see ROLL_API.md")

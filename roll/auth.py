@@ -44,6 +44,14 @@ def new_key_id() -> str:
     return "rk_" + secrets.token_hex(8)
 
 
+def seal(text: str) -> str:
+    return _cipher().encrypt(text.encode()).decode()
+
+
+def unseal(token: str) -> str:
+    return _cipher().decrypt(token.encode()).decode()
+
+
 def secret_of(key: RollKey) -> bytes:
     return _cipher().decrypt(bytes(key.secret_encrypted))
 
@@ -82,7 +90,9 @@ def authenticate(request, body: bytes) -> RollKey | JsonResponse:
             "missing_credentials",
             "X-Roll-Key, X-Roll-Timestamp and X-Roll-Signature are required",
         )
-    if not (stamp.isascii() and stamp.isdigit()):
+    # Twelve digits reach the year 33658; more is not a timestamp (and int() of
+    # thousands of digits is refused by Python itself).
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
         return error(401, "bad_timestamp", "X-Roll-Timestamp must be Unix time in seconds")
     if abs(time.time() - int(stamp)) > MAX_SKEW:
         return error(
@@ -95,9 +105,16 @@ def authenticate(request, body: bytes) -> RollKey | JsonResponse:
         return error(401, "unknown_key", "no such key")
     if key.revoked_at is not None:
         return error(401, "revoked_key", "this key has been revoked")
-    message = body if request.method == "POST" else request.get_full_path().encode()
+    secret = secret_of(key)
+    if request.method == "POST":
+        messages = [body]
+    else:
+        target = request.get_full_path()
+        # Django drops an empty query's "?": a target sent as "/path?" is signed with it.
+        messages = [target.encode()] + ([] if "?" in target else [(target + "?").encode()])
     # As bytes: compare_digest refuses a str with non-ASCII characters.
-    if not hmac.compare_digest(sign(secret_of(key), stamp, message).encode(), signature.encode()):
+    given = signature.encode("utf-8", "replace")
+    if not any(hmac.compare_digest(sign(secret, stamp, m).encode(), given) for m in messages):
         return error(401, "bad_signature", "the signature does not match")
     try:
         with transaction.atomic():
@@ -108,27 +125,38 @@ def authenticate(request, body: bytes) -> RollKey | JsonResponse:
     return key
 
 
-def roll_key_required(view):
-    """The view's permission: a live roll key. The view gets `request.roll_key` and,
-    for POST, the raw body as `request.roll_body`."""
+def roll_key_required(*methods: str):
+    """The view's permission: a live roll key, on one of `methods` (any other gets a
+    JSON 405). The view gets `request.roll_key` and, for POST, the raw body as
+    `request.roll_body`."""
 
-    @csrf_exempt
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        body = b""
-        if request.method == "POST":
-            body = _read_body(request)
-            if body is None:
-                return error(413, "too_large", f"the body is limited to {MAX_BODY // 2**20} MiB")
-        key = authenticate(request, body)
-        if isinstance(key, JsonResponse):
-            return key
-        request.roll_key = key
-        request.roll_body = body
-        return view(request, *args, **kwargs)
+    def decorate(view):
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in methods:
+                response = error(
+                    405, "method_not_allowed", f"use {' or '.join(methods)} on this address"
+                )
+                response["Allow"] = ", ".join(methods)
+                return response
+            body = b""
+            if request.method == "POST":
+                body = _read_body(request)
+                if body is None:
+                    limit = MAX_BODY // 2**20
+                    return error(413, "too_large", f"the body is limited to {limit} MiB")
+            key = authenticate(request, body)
+            if isinstance(key, JsonResponse):
+                return key
+            request.roll_key = key
+            request.roll_body = body
+            return view(request, *args, **kwargs)
 
-    wrapper.permission = "roll_key"
-    return wrapper
+        wrapper.permission = "roll_key"
+        return wrapper
+
+    return decorate
 
 
 def purge_signatures() -> int:

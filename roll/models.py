@@ -175,3 +175,21 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.school_id} {self.day}"
+
+
+class ArrivalNotice(models.Model):
+    """The day's inbox entry telling a school (or a county's managers) that new problem
+    records arrived: at most one per unit a day, so a seasonal run of hundreds of
+    batches is one entry, while each batch still rings the live event."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    notice = models.ForeignKey(
+        "notices.Notice", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["unit", "day"], name="roll_arrival_daily")]
+
+    def __str__(self) -> str:
+        return f"{self.unit_id} {self.day}"

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from accounts import scoping
 from accounts.models import SEGMENT, Level, Role, Unit
-from roll.models import OPEN_RECORD_STATUSES, Kind, ProblemRecord, RecordStatus
+from roll.models import OPEN_RECORD_STATUSES, Kind, ProblemRecord, RecordStatus, RollKey
 
 KIND_ORDER = [k.value for k in Kind]
 
@@ -70,18 +70,30 @@ def open_count(actor) -> int:
     return visible_records(actor).filter(status__in=OPEN_RECORD_STATUSES).count()
 
 
+# The most records a school's page lists at once (graduating and oldest first).
+PAGE_LIMIT = 5000
+
+
 def school_records(school: Unit, *, status: str = "open") -> dict:
-    """The school's list: grouped by kind, graduating first, oldest first."""
+    """The school's list: grouped by kind, graduating first, oldest first; at most
+    PAGE_LIMIT of `total`."""
     qs = ProblemRecord.objects.filter(school_path=school.path)
     if status == "open":
         qs = qs.filter(status__in=OPEN_RECORD_STATUSES)
     elif status in RecordStatus.values:
         qs = qs.filter(status=status)
     groups: dict[str, list] = {k: [] for k in KIND_ORDER}
-    for record in qs.order_by("-graduating", "created_at", "pk")[:5000]:
+    shown = 0
+    for record in qs.order_by("-graduating", "created_at", "pk")[:PAGE_LIMIT]:
         groups[record.kind].append(record)
+        shown += 1
+    total = shown if shown < PAGE_LIMIT else qs.count()
     labels = dict(Kind.choices)
-    return [(k, labels[k], rows) for k, rows in groups.items() if rows]
+    return {
+        "groups": [(k, labels[k], rows) for k, rows in groups.items() if rows],
+        "shown": shown,
+        "total": total,
+    }
 
 
 def progress_by_child(unit: Unit) -> list[dict]:
@@ -102,7 +114,14 @@ def progress_by_child(unit: Unit) -> list[dict]:
             oldest_open=Min("created_at", filter=Q(status__in=OPEN_RECORD_STATUSES)),
         )
     }
-    units = {u.path: u for u in Unit.objects.filter(path__in=list(rows))}
+    # Every child unit, those without records too: no county misses a school (县不漏校).
+    units = {u.path: u for u in Unit.objects.filter(parent=unit)}
+    units.update(
+        {u.path: u for u in Unit.objects.filter(path__in=[p for p in rows if p not in units])}
+    )
+    zero = dict.fromkeys(("open", "in_progress", "resolved", "closed", "graduating_open"), 0)
+    for path in units:
+        rows.setdefault(path, {"child": path, **zero, "oldest_open": None})
     out = []
     for path, r in rows.items():
         total = r["open"] + r["in_progress"] + r["resolved"] + r["closed"]
@@ -168,3 +187,13 @@ def ticket_summary(school: Unit, row: dict, kinds: Counter) -> str:
         ),
     ]
     return "\n".join(lines)
+
+
+def keys_within(unit: Unit) -> QuerySet[RollKey]:
+    """The roll keys of `unit` and of every unit under it (a Ministry manager sees and
+    can revoke a province's leaked key)."""
+    return (
+        RollKey.objects.filter(scoping.under("unit__path", unit.path))
+        .select_related("unit", "created_by", "revoked_by")
+        .order_by("unit__path", "-created_at")
+    )

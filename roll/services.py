@@ -30,21 +30,24 @@ from escalation import workhours
 from roll import auth, selectors
 from roll.models import (
     OPEN_RECORD_STATUSES,
+    ArrivalNotice,
     IntakeBatch,
     ProblemRecord,
     RecordStatus,
     Reminder,
     RollKey,
 )
-from roll.validation import judge
+from roll.validation import alert_id_ok, judge, storable
 
 log = logging.getLogger(__name__)
 
 MAX_ALERTS = 5000
+MAX_BATCH_ID = 100
+MAX_KEY_LABEL = 100
 MAX_FEED = 1000
 DEFAULT_FEED = 500
 MAX_NOTE = 2000
-MAX_BULK = 1000
+MAX_BULK = 5000  # what the school's page lists at most
 _FEED_LOCK = 7_241_002
 COLUMNS = (
     "scope",
@@ -94,12 +97,15 @@ def key_issue(*, actor: Account, unit: Unit, label: str = "", ip=None) -> tuple[
     """A new key for `unit`'s subtree; returns it and the secret, shown this once."""
     if not can_manage_keys(actor, unit):
         raise PermissionDenied
+    label = (label or "").strip()
+    if len(label) > MAX_KEY_LABEL:
+        raise ValidationError(_("The label is limited to %d characters.") % MAX_KEY_LABEL)
     secret, encrypted = auth.new_secret()
     with transaction.atomic():
         key = RollKey.objects.create(
             key_id=auth.new_key_id(),
             unit=unit,
-            label=(label or "").strip()[:100],
+            label=label,
             secret_encrypted=encrypted,
             created_by=actor,
         )
@@ -153,7 +159,19 @@ def intake(*, key: RollKey, payload, now: datetime | None = None) -> dict:
     if len(alerts) > MAX_ALERTS:
         raise Refused(413, "too_many_alerts", f"at most {MAX_ALERTS} alerts per request")
     batch_id = payload.get("batch_id")
-    batch_id = batch_id[:100] if isinstance(batch_id, str) else ""
+    if batch_id is None:
+        batch_id = ""
+    elif not (
+        isinstance(batch_id, str)
+        and len(batch_id) <= MAX_BATCH_ID
+        and batch_id.isprintable()
+        and storable(batch_id)
+    ):
+        raise Refused(
+            400,
+            "bad_batch_id",
+            f"`batch_id` must be a string of at most {MAX_BATCH_ID} printable characters",
+        )
 
     today = now.astimezone(workhours.TZ).date()
     judged = [judge(a, today=today) for a in alerts]
@@ -165,7 +183,8 @@ def intake(*, key: RollKey, payload, now: datetime | None = None) -> dict:
     schools = {
         code: (pk, path, level)
         for code, pk, path, level in Unit.objects.filter(
-            code__any_of=[c for c in codes if "\x00" not in c]  # PostgreSQL text holds no NUL
+            # PostgreSQL text holds neither a NUL nor a lone surrogate.
+            code__any_of=[c for c in codes if "\x00" not in c and storable(c)]
         ).values_list("code", "id", "path", "level")
     }
     root = key.unit.path
@@ -183,7 +202,7 @@ def intake(*, key: RollKey, payload, now: datetime | None = None) -> dict:
             rejected.append(
                 {
                     "index": index,
-                    "alert_id": alert_id if isinstance(alert_id, str) else None,
+                    "alert_id": alert_id if alert_id_ok(alert_id) else None,
                     "errors": errors,
                 }
             )
@@ -304,7 +323,11 @@ def sync_batch(batch_pk: int, now: datetime | None = None) -> bool:
     """Bring the touched schools' tickets up to date and tell their people. Idempotent:
     a batch is marked synced by a conditional update, so it is announced once."""
     now = now or timezone.now()
-    batch = IntakeBatch.objects.filter(pk=batch_pk, synced_at__isnull=True).first()
+    batch = (
+        IntakeBatch.objects.select_related("key__unit")
+        .filter(pk=batch_pk, synced_at__isnull=True)
+        .first()
+    )
     if batch is None:
         return False
     sync_schools(batch.school_ids, now=now)
@@ -313,7 +336,7 @@ def sync_batch(batch_pk: int, now: datetime | None = None) -> bool:
             synced_at=now
         ):
             return False
-        _announce(batch)
+        _announce(batch, now)
     return True
 
 
@@ -359,20 +382,84 @@ def sync_schools(school_ids, *, now: datetime | None = None) -> None:
             )
 
 
-def _announce(batch: IntakeBatch) -> None:
-    """One stored event for the batch: each school's accounts and its county's managers."""
-    per_school = batch.school_counts
-    units = Unit.objects.filter(code__in=list(per_school)).select_related("parent")
-    groups = []
-    for school in units:
-        groups.append(events.tree_group(school.code, Level.SCHOOL, managers_only=False))
-        if school.parent is not None:
-            groups.append(events.tree_group(school.parent.code, Level.COUNTY, managers_only=True))
-    events.publish(
-        kind="roll.alerts",
-        payload={"batch": batch.batch_id, "schools": per_school, "total": sum(per_school.values())},
-        groups=groups,
+def _announce(batch: IntakeBatch, now: datetime) -> None:
+    """A stored `roll.alerts` event per school (its accounts) and per county (its
+    managers), each with only its own counts; and the day's inbox entry for those not
+    yet told today."""
+    counts = batch.school_counts
+    schools = list(
+        Unit.objects.filter(code__any_of=list(counts), level=Level.SCHOOL).select_related("parent")
     )
+    items, per_county, counties = [], {}, {}
+    for school in schools:
+        n = counts[school.code]
+        items.append(_alerts_event(batch, {school.code: n}, school, Level.SCHOOL, False))
+        if school.parent is not None:
+            per_county.setdefault(school.parent.code, {})[school.code] = n
+            counties[school.parent.code] = school.parent
+    for code, per in per_county.items():
+        items.append(_alerts_event(batch, per, counties[code], Level.COUNTY, True))
+    if items:
+        events.publish_many(items)
+    _inbox_entries(batch, schools, list(counties.values()), now)
+
+
+def _alerts_event(batch, per_school: dict, unit: Unit, level: str, managers_only: bool):
+    payload = {"batch": batch.batch_id, "schools": per_school, "total": sum(per_school.values())}
+    return ("roll.alerts", payload, [events.tree_group(unit.code, level, managers_only)])
+
+
+def _claim_arrivals(units: list[Unit], day) -> list[Unit]:
+    """The units not yet told today, claimed by this transaction: concurrent syncs of
+    two batches never both tell the same unit."""
+    ArrivalNotice.objects.bulk_create(
+        [ArrivalNotice(unit=u, day=day) for u in units], ignore_conflicts=True
+    )
+    claimed = set(
+        ArrivalNotice.objects.select_for_update(skip_locked=True)
+        .filter(unit__in=units, day=day, notice__isnull=True)
+        .values_list("unit_id", flat=True)
+    )
+    return [u for u in units if u.pk in claimed]
+
+
+def _inbox_entries(batch, schools: list[Unit], counties: list[Unit], now: datetime) -> None:
+    from notices.services import notice_publish_system
+
+    day = now.astimezone(workhours.TZ).date()
+    author = batch.key.unit
+    with translation.override(settings.LANGUAGE_CODE):
+        for units, level, managers_only, title, body in (
+            (
+                _claim_arrivals(schools, day),
+                Level.SCHOOL,
+                False,
+                _("New problem records for your school"),
+                _(
+                    "The student-roll system has flagged records of your school that need correcting. Open **Problem records** to work through them, graduating students first, and mark each one resolved with how it was corrected."
+                ),
+            ),
+            (
+                _claim_arrivals(counties, day),
+                Level.COUNTY,
+                True,
+                _("New problem records for schools of your county"),
+                _(
+                    "The student-roll system has flagged records of schools in your county. **Problem records** shows each school's progress and the oldest open records; the Excel workbook lists them school by school."
+                ),
+            ),
+        ):
+            if not units:
+                continue
+            notice = notice_publish_system(
+                author_unit=author,
+                title=title,
+                body=body,
+                targets=units,
+                levels=[level],
+                managers_only=managers_only,
+            )
+            ArrivalNotice.objects.filter(unit__in=units, day=day).update(notice=notice)
 
 
 # --- the feed and the roll system's verdicts -------------------------------------------------
@@ -421,12 +508,15 @@ def feed(
             "change_seq",
         )[:limit]
     )
+    done = (RecordStatus.RESOLVED, RecordStatus.CLOSED)
     items = [
         {
             "alert_id": r["alert_id"],
             "status": r["status"],
-            "resolved_at": _iso(r["resolved_at"]),
-            "resolution_note": r["resolution_note"],
+            # A reopened record keeps its old note for the school; the feed says
+            # only what holds now.
+            "resolved_at": _iso(r["resolved_at"]) if r["status"] in done else None,
+            "resolution_note": r["resolution_note"] if r["status"] in done else "",
             "school_code": r["school__code"],
             "changed_at": _iso(r["changed_at"]),
         }
@@ -450,13 +540,22 @@ def verdict(*, key: RollKey, payload, now: datetime | None = None) -> dict:
     detail = payload.get("detail") or ""
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise Refused(400, "bad_request", "`alert_ids` must be a list of alert ids")
+    # An id no alert could have (unprintable, too long) is unknown, not an error.
+    valid = [i for i in ids if alert_id_ok(i)]
     if len(ids) > MAX_ALERTS:
         raise Refused(413, "too_many_alerts", f"at most {MAX_ALERTS} alert ids per request")
     if outcome not in ("verified", "reopened"):
         raise Refused(400, "bad_outcome", "`outcome` must be verified or reopened")
-    if not isinstance(detail, str) or len(detail) > MAX_NOTE:
+    if (
+        not isinstance(detail, str)
+        or len(detail) > MAX_NOTE
+        or not storable(detail)
+        or "\x00" in detail
+    ):
         raise Refused(
-            400, "bad_detail", f"`detail` must be a string of at most {MAX_NOTE} characters"
+            400,
+            "bad_detail",
+            f"`detail` must be text of at most {MAX_NOTE} characters (valid Unicode, no NUL)",
         )
     if outcome == "reopened" and not detail.strip():
         raise Refused(400, "bad_detail", "`detail` is required to reopen")
@@ -467,14 +566,19 @@ def verdict(*, key: RollKey, payload, now: datetime | None = None) -> dict:
             .filter(
                 scoping.under("school_path", key.unit.path),
                 scope=key.scope,
-                # No stored id holds a NUL, and PostgreSQL text cannot carry one.
-                alert_id__any_of=[i for i in ids if "\x00" not in i],
+                alert_id__any_of=valid,
             )
             .order_by("pk")
         )
         found = {r.alert_id for r in records}
-        changed = []
+        changed, detailed = [], []
         for record in records:
+            if outcome == "reopened" and record.status in OPEN_RECORD_STATUSES:
+                # Still open: nothing to send back, but the school sees the new detail.
+                if record.reopened_detail != detail.strip():
+                    record.reopened_detail = detail.strip()
+                    detailed.append(record)
+                continue
             if outcome == "verified" and record.status != RecordStatus.CLOSED:
                 record.status = RecordStatus.CLOSED
                 record.closed_at = now
@@ -493,6 +597,7 @@ def verdict(*, key: RollKey, payload, now: datetime | None = None) -> dict:
             record.change_seq, record.changed_at = last, now
             changed.append(record)
         _save_changes(changed)
+        ProblemRecord.objects.bulk_update(detailed, ["reopened_detail"], batch_size=500)
         schools = sorted({r.school_id for r in changed})
         if schools:
             transaction.on_commit(lambda: sync_schools(schools))
@@ -538,7 +643,7 @@ def records_update(
     if not record_ids:
         raise ValidationError(_("Select at least one record."))
     if len(record_ids) > MAX_BULK:
-        raise ValidationError(_("At most 1,000 records at a time."))
+        raise ValidationError(_("At most 5,000 records at a time."))
     with transaction.atomic():
         last = _lock_feed()
         records = list(

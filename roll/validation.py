@@ -15,7 +15,8 @@ from stdnum.cn import ric
 from roll.models import Kind
 
 KINDS = frozenset(Kind.values)
-ALERT_ID = re.compile(r"^[\x21-\x7e]{1,64}$")
+MAX_ALERT_ID = 64
+ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 ID_NUMBER = re.compile(r"^[0-9]{17}[0-9X]$")
 SELF_ASSIGNED = re.compile(r"^[0-9A-Z]{18}$")
 MAX_NAME = 100
@@ -46,7 +47,20 @@ def check_character_ok(number: str) -> bool:
     return ric.calc_check_digit(number) == number[-1]
 
 
-def _text(alert, field, errors, *, required=False, limit=None) -> str:
+def storable(value: str) -> bool:
+    """UTF-8 can carry it: JSON's \\ud800-style escapes decode to lone surrogates,
+    which no database column takes."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _text(alert, field, errors, *, required=False, limit=None, line=False) -> str:
+    """A string field; `line`: one line of printable characters (codes). Names and
+    details are the roll system's data: control characters in them are kept (the
+    pages escape them, the workbook drops what Excel refuses), NUL is not storable."""
     value = alert.get(field)
     if value is None or value == "":
         if required:
@@ -57,9 +71,23 @@ def _text(alert, field, errors, *, required=False, limit=None) -> str:
         return ""
     if limit is not None and len(value) > limit:
         errors.append(f"{field} is longer than {limit} characters")
-    if "\x00" in value:
+    if not storable(value):
+        errors.append(f"{field} is not valid Unicode (it holds a lone surrogate)")
+    elif line and not value.isprintable():
+        errors.append(f"{field} must be one line of printable characters")
+    elif "\x00" in value:
         errors.append(f"{field} must not contain NUL characters")
     return value
+
+
+def alert_id_ok(alert_id) -> bool:
+    """1–64 printable characters (ROLL_API.md)."""
+    return (
+        isinstance(alert_id, str)
+        and 0 < len(alert_id) <= MAX_ALERT_ID
+        and alert_id.isprintable()
+        and storable(alert_id)
+    )
 
 
 def judge(alert, *, today: date) -> tuple[dict | None, list[str]]:
@@ -69,12 +97,12 @@ def judge(alert, *, today: date) -> tuple[dict | None, list[str]]:
         return None, ["alert must be a JSON object"]
     errors: list[str] = []
     alert_id = alert.get("alert_id")
-    if not isinstance(alert_id, str) or not ALERT_ID.fullmatch(alert_id):
+    if not alert_id_ok(alert_id):
         errors.append("alert_id must be 1–64 printable characters")
     kind = alert.get("kind")
     if not isinstance(kind, str) or kind not in KINDS:
         errors.append("kind must be one of " + ", ".join(sorted(KINDS)))
-    school_code = _text(alert, "school_code", errors, required=True, limit=10)
+    school_code = _text(alert, "school_code", errors, required=True, limit=10, line=True)
     name = _text(alert, "name", errors, required=True, limit=MAX_NAME).strip()
     if alert.get("name") and isinstance(alert.get("name"), str) and not name:
         errors.append("name is required")
@@ -110,7 +138,7 @@ def judge(alert, *, today: date) -> tuple[dict | None, list[str]]:
     birth_date = None
     raw = alert.get("birth_date")
     if raw not in (None, ""):
-        if not isinstance(raw, str):
+        if not isinstance(raw, str) or not ISO_DATE.fullmatch(raw):
             errors.append("birth_date must be a YYYY-MM-DD string")
         else:
             try:
@@ -151,11 +179,17 @@ def judge(alert, *, today: date) -> tuple[dict | None, list[str]]:
     grade = alert.get("grade")
     if grade in (None, ""):
         grade = ""
-    elif isinstance(grade, int) and not isinstance(grade, bool):
-        grade = str(grade)
-    elif not isinstance(grade, str) or len(grade) > MAX_GRADE or "\x00" in grade:
-        errors.append(f"grade must be a string of at most {MAX_GRADE} characters")
-        grade = ""
+    else:
+        if isinstance(grade, int) and not isinstance(grade, bool):
+            grade = str(grade)
+        if (
+            not isinstance(grade, str)
+            or len(grade) > MAX_GRADE
+            or not grade.isprintable()
+            or not storable(grade)
+        ):
+            errors.append(f"grade must be a string of at most {MAX_GRADE} printable characters")
+            grade = ""
 
     graduating = alert.get("graduating", False)
     if graduating is None:
@@ -171,7 +205,10 @@ def judge(alert, *, today: date) -> tuple[dict | None, list[str]]:
     elif (
         not isinstance(related, list)
         or len(related) > MAX_RELATED
-        or not all(isinstance(c, str) and 0 < len(c) <= 10 and "\x00" not in c for c in related)
+        or not all(
+            isinstance(c, str) and 0 < len(c) <= 10 and c.isprintable() and storable(c)
+            for c in related
+        )
     ):
         errors.append(f"related_school_codes must be a list of at most {MAX_RELATED} school codes")
         related = []

@@ -3,7 +3,7 @@ permission with an `accounts.scoping` decorator and asks `roll.selectors`; write
 through `roll.services`."""
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, TooManyFieldsSent, ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -13,7 +13,7 @@ from accounts import scoping
 from accounts.models import Level, Unit
 from accounts.selectors import unit_trail
 from core.http import client_ip
-from roll import exports, selectors, services
+from roll import auth, exports, selectors, services
 from roll.models import ProblemRecord, RollKey
 
 STATUS_FILTERS = ("open", "resolved", "closed", "all")
@@ -33,7 +33,7 @@ def _school_page(request, school: Unit, *, can_work: bool):
     status = status if status in STATUS_FILTERS else "open"
     context = {
         "school": school,
-        "groups": selectors.school_records(school, status=status),
+        **selectors.school_records(school, status=status),
         "status": status,
         "can_work": can_work,
         "can_unmask": can_work
@@ -83,7 +83,16 @@ def unit_view(request, code):
 @require_POST
 @scoping.login_and_unit_required
 def update(request):
-    ids = [int(i) for i in request.POST.getlist("record") if i.isascii() and i.isdigit()]
+    try:
+        raw = request.POST.getlist("record")
+    except TooManyFieldsSent:
+        messages.error(request, _("At most 5,000 records at a time."))
+        return redirect("roll_index")
+    # Ids past the database's integer range cannot be records: drop them (the service
+    # then refuses the request as naming records that are not the school's).
+    ids = [int(i) for i in raw if i.isascii() and i.isdigit() and len(i) <= 18]
+    if len(ids) != len(raw):
+        ids.append(0)
     try:
         n = services.records_update(
             actor=request.user,
@@ -133,28 +142,40 @@ def export(request):
     return response
 
 
+_NEW_KEY = "roll_new_key"
+
+
 @scoping.manager_required
 def keys(request):
     unit = request.user.unit
     if not services.can_manage_keys(request.user, unit):
         raise PermissionDenied
-    created = None
     if request.method == "POST":
-        key, secret = services.key_issue(
-            actor=request.user,
-            unit=unit,
-            label=request.POST.get("label", ""),
-            ip=client_ip(request),
-        )
-        created = {"key": key, "secret": secret}
+        try:
+            key, secret = services.key_issue(
+                actor=request.user,
+                unit=unit,
+                label=request.POST.get("label", ""),
+                ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            # Shown once on the page the redirect leads to (so a reload issues nothing),
+            # kept encrypted in the session until then.
+            request.session[_NEW_KEY] = [key.pk, auth.seal(secret)]
+        return redirect("roll_keys")
+    created = None
+    pending = request.session.pop(_NEW_KEY, None)
+    if pending:
+        key = RollKey.objects.filter(pk=pending[0], created_by=request.user).first()
+        if key is not None:
+            created = {"key": key, "secret": auth.unseal(pending[1])}
     return render(
         request,
         "roll/keys.html",
-        {
-            "unit": unit,
-            "keys": RollKey.objects.filter(unit=unit).select_related("created_by", "revoked_by"),
-            "created": created,
-        },
+        {"unit": unit, "keys": selectors.keys_within(unit), "created": created},
     )
 
 

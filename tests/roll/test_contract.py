@@ -437,7 +437,7 @@ AUTH_CODES = {
     "stale timestamp": "stale_timestamp",
     "future timestamp": "stale_timestamp",
     "timestamp not a number": "bad_timestamp",
-    "timestamp in milliseconds": "stale_timestamp",
+    "timestamp in milliseconds": "bad_timestamp",
     "timestamp of Unicode digits": "bad_timestamp",
     "missing key": "missing_credentials",
     "missing timestamp": "missing_credentials",
@@ -882,7 +882,9 @@ def test_close_names_alerts_of_the_keys_own_scope(tree, hebei, ministry):
         "130000": "closed",
         "000000": "open",
     }
-    _ok(ministry.close(["HB-1"], outcome="reopened", detail="复核"))
+    reopened = _ok(ministry.close(["HB-1"], outcome="reopened", detail="复核"))
+    # The Ministry's HB-1 is still open: nothing goes back, but its detail is kept.
+    assert (reopened["applied"], reopened["unchanged"]) == (0, 1)
     assert dict(ProblemRecord.objects.values_list("scope", "status")) == {
         "130000": "closed",
         "000000": "open",

@@ -146,7 +146,16 @@ def test_batch_of_duplicates_needs_no_sync(tree, key, engineers):
     _intake(key, [alert("A1")], batch_id="1-retry")
     assert IntakeBatch.objects.filter(synced_at__isnull=True).count() == 0
     assert services.sync_pending() == 0
-    assert Event.objects.filter(kind="roll.alerts").count() == 1
+    # One batch announced: one event for the school, one for its county's managers.
+    assert Event.objects.filter(kind="roll.alerts").count() == 2
+
+
+def _alert_events() -> dict[frozenset, dict]:
+    """{groups of the event: its payload} for every roll.alerts event."""
+    return {
+        frozenset(e.targets.values_list("group", flat=True)): e.payload
+        for e in Event.objects.filter(kind="roll.alerts")
+    }
 
 
 # --- the real-time event ------------------------------------------------------------------------
@@ -160,19 +169,33 @@ def test_event_for_the_school_and_its_county_managers(tree, key, engineers):
     )
     batch = IntakeBatch.objects.get()
     assert services.sync_batch(batch.pk) is True
-    event = Event.objects.get(kind="roll.alerts")
-    assert event.payload == {
-        "batch": "hb-2026-11-20-0001",
-        "schools": {HB_SCHOOL: 2, HB_SIBLING: 1},
-        "total": 3,
+    # Each school hears of its own records only, each county of its own schools'.
+    batch_id = "hb-2026-11-20-0001"
+    assert _alert_events() == {
+        frozenset({f"t.{HB_SCHOOL}.school.all"}): {
+            "batch": batch_id,
+            "schools": {HB_SCHOOL: 2},
+            "total": 2,
+        },
+        frozenset({f"t.{HB_SIBLING}.school.all"}): {
+            "batch": batch_id,
+            "schools": {HB_SIBLING: 1},
+            "total": 1,
+        },
+        frozenset({"t.130102.county.mgr"}): {
+            "batch": batch_id,
+            "schools": {HB_SCHOOL: 2},
+            "total": 2,
+        },
+        frozenset({"t.130104.county.mgr"}): {
+            "batch": batch_id,
+            "schools": {HB_SIBLING: 1},
+            "total": 1,
+        },
     }
-    groups = set(EventTarget.objects.filter(event=event).values_list("group", flat=True))
-    assert groups == {
-        f"t.{HB_SCHOOL}.school.all",
-        "t.130102.county.mgr",
-        f"t.{HB_SIBLING}.school.all",
-        "t.130104.county.mgr",
-    }
+    groups = set(
+        EventTarget.objects.filter(event__kind="roll.alerts").values_list("group", flat=True)
+    )
     # Those groups are the ones the school's accounts and the county's managers join.
     assert f"t.{HB_SCHOOL}.school.all" in events.groups_for(factories.staff(tree.school))
     assert "t.130102.county.mgr" in events.groups_for(factories.manager(tree.county))
@@ -184,7 +207,7 @@ def test_event_for_the_school_and_its_county_managers(tree, key, engineers):
     # Idempotent: a second call (task retried, or beat's sweep) announces nothing more.
     assert services.sync_batch(batch.pk) is False
     assert services.sync_pending() == 0
-    assert Event.objects.filter(kind="roll.alerts").count() == 1
+    assert Event.objects.filter(kind="roll.alerts").count() == 4
     assert _tickets().count() == 2
     batch.refresh_from_db()
     assert batch.synced_at is not None
@@ -194,10 +217,11 @@ def test_each_batch_announces_only_its_own_records(tree, key, beijing_key, engin
     _intake(key, [alert("A1")], batch_id="1")
     _intake(beijing_key[0], [alert("C1", school=BJ_SCHOOL)], batch_id="2")
     assert services.sync_pending() == 2
-    by_batch = {
-        e.payload["batch"]: set(e.targets.values_list("group", flat=True))
-        for e in Event.objects.filter(kind="roll.alerts")
-    }
+    by_batch: dict[str, set] = {}
+    for e in Event.objects.filter(kind="roll.alerts"):
+        by_batch.setdefault(e.payload["batch"], set()).update(
+            e.targets.values_list("group", flat=True)
+        )
     assert by_batch == {
         "1": {f"t.{HB_SCHOOL}.school.all", "t.130102.county.mgr"},
         "2": {f"t.{BJ_SCHOOL}.school.all", "t.110101.county.mgr"},

@@ -572,8 +572,8 @@ def test_province_manager_creates_and_revokes_a_key(tree, client_for):
     client = client_for(manager)
     assert client.get("/roll/keys/").status_code == 200
     response = client.post("/roll/keys/", {"label": "学籍系统生产环境"})
-    assert response.status_code == 200
-    html = response.content.decode()
+    assert response.status_code == 302  # a reload of the next page issues nothing
+    html = client.get(response.url).content.decode()
     key = RollKey.objects.get()
     assert key.unit_id == tree.province.pk and key.label == "学籍系统生产环境"
     secret = re.search(r'id="new-key-secret">([^<]+)<', html)[1]
@@ -584,7 +584,7 @@ def test_province_manager_creates_and_revokes_a_key(tree, client_for):
 
     reload = client.get("/roll/keys/").content.decode()
     assert key.key_id in reload and secret not in reload and "new-key-secret" not in reload
-    assert client.post("/roll/keys/", {"label": "second"}).status_code == 200
+    assert client.post("/roll/keys/", {"label": "second"}).status_code == 302
     assert secret not in client.get("/roll/keys/").content.decode()
 
     response = client.post(f"/roll/keys/{key.pk}/revoke/")
@@ -598,8 +598,8 @@ def test_province_manager_creates_and_revokes_a_key(tree, client_for):
 
 
 def test_the_shown_secret_signs_requests(tree, client_for, api_client):
-    html = client_for(factories.manager(tree.province)).post("/roll/keys/", {"label": "x"})
-    html = html.content.decode()
+    client = client_for(factories.manager(tree.province))
+    html = client.post("/roll/keys/", {"label": "x"}, follow=True).content.decode()
     key_id = re.search(r'id="new-key-id">([^<]+)<', html)[1]
     secret = re.search(r'id="new-key-secret">([^<]+)<', html)[1]
     roll = Roll(api_client, key_id, secret)
@@ -609,7 +609,7 @@ def test_the_shown_secret_signs_requests(tree, client_for, api_client):
 
 def test_ministry_manager_manages_ministry_keys(tree, client_for):
     client = client_for(factories.manager(tree.ministry))
-    assert client.post("/roll/keys/", {"label": "部级"}).status_code == 200
+    assert client.post("/roll/keys/", {"label": "部级"}).status_code == 302
     assert RollKey.objects.get().unit_id == tree.ministry.pk
 
 
