@@ -724,7 +724,7 @@ def schools_import(*, rows: list[tuple[int, str, str, str]]) -> SchoolImportResu
         errors = []
         if not code:
             errors.append(RowError(number, "school_code", _("The school code is empty.")))
-        elif not (code.isdigit() and len(code) == SCHOOL_CODE_LENGTH):
+        elif not (code.isascii() and code.isdigit() and len(code) == SCHOOL_CODE_LENGTH):
             errors.append(
                 RowError(number, "school_code", _("The school code must be 10 digits: %s") % code)
             )

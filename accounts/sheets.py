@@ -11,6 +11,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
 
 from accounts.models import Role
+from core.xlsx import safe_row
 
 
 def credential_workbook(rows: Iterable) -> bytes:
@@ -31,15 +32,18 @@ def credential_workbook(rows: Iterable) -> bytes:
         cell.font = Font(bold=True)
     for r in rows:
         ws.append(
-            [
-                r.unit_code,
-                r.unit_name,
-                r.username,
-                str(Role(r.role).label),
-                r.full_name,
-                r.code,
-                r.expires_at,
-            ]
+            safe_row(
+                ws,
+                [
+                    r.unit_code,
+                    r.unit_name,
+                    r.username,
+                    str(Role(r.role).label),
+                    r.full_name,
+                    r.code,
+                    r.expires_at,
+                ],
+            )
         )
     for column, width in zip("ABCDEFG", (14, 30, 18, 10, 12, 24, 18), strict=True):
         ws.column_dimensions[column].width = width

@@ -59,7 +59,7 @@ def room(request, pk):
 def history(request, pk):
     current = selectors.room_or_404(account=request.user, pk=pk)
     before = request.GET.get("before", "")
-    before = int(before) if before.isdigit() and len(before) < 16 else None
+    before = int(before) if before.isascii() and before.isdigit() and len(before) < 16 else None
     items = selectors.history(room=current, before=before, limit=50)
     return JsonResponse({"messages": [services.message_frame(m) for m in items]})
 

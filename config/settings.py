@@ -235,7 +235,9 @@ MINISTRY_UNIT_NAME = "教育部"
 # Notices: attachment limits (per file, per notice or reply).
 NOTICE_MAX_FILE_BYTES = env.integer("NOTICE_MAX_FILE_MB", 20) * 2**20
 NOTICE_MAX_FILES = 10
-DATA_UPLOAD_MAX_NUMBER_FILES = 20
+# Far above NOTICE_MAX_FILES on purpose: up to this many, the form answers "at most
+# 10 files" and keeps what was typed; beyond it Django refuses the request outright.
+DATA_UPLOAD_MAX_NUMBER_FILES = 100
 # A school ticks up to 5,000 problem records on one page and resolves them at once.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 5100
 

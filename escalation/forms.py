@@ -4,6 +4,7 @@ from datetime import time
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from escalation.models import END_OF_DAY
 from tickets.models import Priority
 
 WEEKDAYS = [
@@ -15,7 +16,7 @@ WEEKDAYS = [
     _("Saturday"),
     _("Sunday"),
 ]
-_RANGE = re.compile(r"^(\d{1,2}):(\d{2})\s*[-–~～至]\s*(\d{1,2}):(\d{2})$")
+_RANGE = re.compile(r"^([0-9]{1,2}):([0-9]{2})\s*[-–~～至]\s*([0-9]{1,2}):([0-9]{2})$")
 
 
 def parse_ranges(text: str):
@@ -30,9 +31,10 @@ def parse_ranges(text: str):
         if not m:
             raise ValueError(piece)
         h1, m1, h2, m2 = (int(g) for g in m.groups())
-        if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59:
+        # 24:00 may end a slot (midnight at the end of the day), nothing else past 23:59.
+        if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2):
             raise ValueError(piece)
-        out.append((time(h1 % 24, m1), time(h2 % 24, m2)))
+        out.append((time(h1, m1), END_OF_DAY if h2 == 24 else time(h2, m2)))
     return out
 
 

@@ -1,6 +1,8 @@
 """Support tiers, duty rosters, the round-robin pointer, SLA targets and the
 escalation log."""
 
+from datetime import time
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -37,6 +39,14 @@ class DutyProfile(models.Model):
         return f"{self.account_id} on={self.on_duty} away={self.away} cap={self.capacity}"
 
 
+# "24:00" as the end of a slot: the last instant of the day.
+END_OF_DAY = time.max
+
+
+def hhmm(moment: time) -> str:
+    return "24:00" if moment == END_OF_DAY else f"{moment:%H:%M}"
+
+
 class DutySlot(models.Model):
     """One weekly time range (Asia/Shanghai). `end` at or before `start` runs past
     midnight into the next day; an engineer with no slots is on duty around the clock
@@ -51,7 +61,11 @@ class DutySlot(models.Model):
         ordering = ["weekday", "start"]
 
     def __str__(self) -> str:
-        return f"{self.account_id} {self.weekday} {self.start:%H:%M}-{self.end:%H:%M}"
+        return f"{self.account_id} {self.weekday} {self.label}"
+
+    @property
+    def label(self) -> str:
+        return f"{hhmm(self.start)}–{hhmm(self.end)}"
 
 
 class Rotation(models.Model):

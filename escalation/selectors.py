@@ -21,21 +21,27 @@ OFF_DUTY = "off_duty"
 AWAY = "away"
 OFF_SCHEDULE = "off_schedule"
 AT_CAPACITY = "at_capacity"
+REPORTER = "reporter"
+LEFT_TIER = "left_tier"
 
 
 def engineers_of(tier_id: int) -> QuerySet[Account]:
     return Account.objects.filter(unit_id=tier_id, is_support_engineer=True, is_active=True)
 
 
-def tier_chain(unit: Unit) -> list[Unit]:
+def tier_chain(unit: Unit, *, reporter_id: int | None = None) -> list[Unit]:
     """The tiers a ticket raised at `unit` climbs, lowest first: its county, its
     prefecture (only where the province has switched that tier on), its province,
-    the Ministry. Units with no support engineer are skipped; the Ministry is always
-    the last tier, engineers or not, so a ticket always has somewhere to wait."""
+    the Ministry. Units with no support engineer (other than the reporter, who never
+    works its own ticket) are skipped; the Ministry is always the last tier,
+    engineers or not, so a ticket always has somewhere to wait."""
+    others = engineers_of(OuterRef("pk"))
+    if reporter_id is not None:
+        others = others.exclude(pk=reporter_id)
     units = list(
         Unit.objects.filter(path__in=ancestor_paths(unit), level__in=TIER_LEVELS)
         .annotate(
-            has_engineers=Exists(engineers_of(OuterRef("pk"))),
+            has_engineers=Exists(others),
             # Only a province row can have settings; read with the chain, in one query.
             prefecture_tier=Exists(
                 SupportSettings.objects.filter(province=OuterRef("pk"), prefecture_tier=True)
@@ -55,7 +61,7 @@ def tier_chain(unit: Unit) -> list[Unit]:
 
 def next_tier(ticket: Ticket) -> Unit | None:
     """The closest tier above the ticket's current one, or None at the Ministry."""
-    for unit in tier_chain(ticket.reporter_unit):
+    for unit in tier_chain(ticket.reporter_unit, reporter_id=ticket.reporter_id):
         if unit.depth < ticket.tier.depth:
             return unit
     return None
@@ -143,4 +149,6 @@ def reason_labels() -> dict[str, str]:
         AWAY: _("skipped: away"),
         OFF_SCHEDULE: _("skipped: outside duty hours"),
         AT_CAPACITY: _("skipped: at capacity"),
+        REPORTER: _("skipped: raised the ticket"),
+        LEFT_TIER: _("skipped: no longer an engineer of this tier"),
     }

@@ -34,6 +34,7 @@ from escalation.models import (
     Rotation,
     SlaTarget,
     SupportSettings,
+    hhmm,
 )
 from tickets import timeline
 from tickets.models import OPEN_STATUSES, EventKind, Priority, Status, Ticket
@@ -70,15 +71,23 @@ class _Tier:
         self.held = {pk: e.held for pk, e in self.engineers.items()}
 
     def pick(
-        self, now: datetime, *, exclude: int | None = None
+        self, now: datetime, *, reporter: int | None = None
     ) -> tuple[int | None, list[tuple[int, str]]]:
-        # `exclude`: the ticket's reporter, who may not work its own ticket.
+        """The next available engineer, and who was passed over and why. The
+        ticket's reporter never works its own ticket."""
         candidates = [
-            rotation.Candidate(pk, selectors.unavailable_reason(e, self.held[pk], now))
+            rotation.Candidate(
+                pk,
+                selectors.REPORTER
+                if pk == reporter
+                else selectors.unavailable_reason(e, self.held[pk], now),
+            )
             for pk, e in self.engineers.items()
-            if pk != exclude
         ]
         return rotation.pick(candidates, self.rotation.last_account_id)
+
+    def anyone_available(self, now: datetime) -> bool:
+        return self.pick(now)[0] is not None
 
     def took(self, account_id: int) -> None:
         self.rotation.last_account_id = account_id
@@ -86,10 +95,12 @@ class _Tier:
         self.held[account_id] += 1
 
 
-def _assign(ticket: Ticket, tier: _Tier, now: datetime, *, cause: str):
+def _assign(ticket: Ticket, tier: _Tier, now: datetime, *, cause: str, passed_over=()):
     """Choose the ticket's engineer (or none) and set it on the ticket in memory.
-    Returns (chosen or not, the unsaved ROUTED timeline entry with its reasons)."""
-    chosen, skipped = tier.pick(now, exclude=ticket.reporter_id)
+    Returns (chosen or not, the unsaved ROUTED timeline entry with its reasons).
+    `passed_over`: (username, reason) decided before the rotation, e.g. the engineer
+    who resolved a reopened ticket and is away now."""
+    chosen, skipped = tier.pick(now, reporter=ticket.reporter_id)
     names = {pk: e.username for pk, e in tier.engineers.items()}
     ticket.updated_at = now
     decision = timeline.entry(
@@ -99,7 +110,7 @@ def _assign(ticket: Ticket, tier: _Tier, now: datetime, *, cause: str):
         cause=cause,
         tier=ticket.tier.name,
         chosen=names.get(chosen, ""),
-        skipped=[[names[pk], reason] for pk, reason in skipped],
+        skipped=_passed_over(passed_over, [(names[pk], reason) for pk, reason in skipped]),
     )
     if chosen is None:
         ticket.assignee = None
@@ -111,11 +122,19 @@ def _assign(ticket: Ticket, tier: _Tier, now: datetime, *, cause: str):
     return True, decision
 
 
-def route(ticket: Ticket, now: datetime, *, cause: str) -> bool:
+def _passed_over(first, then) -> list[list[str]]:
+    """Who was passed over and why, each engineer once: decided before the rotation
+    (`first`), then in rotation order."""
+    seen = {name for name, _ in first}
+    return [[n, r] for n, r in first] + [[n, r] for n, r in then if n not in seen]
+
+
+def route(ticket: Ticket, now: datetime, *, cause: str, passed_over=()) -> bool:
     """Give a saved `ticket` to the next available engineer of its tier, or leave it
     waiting in the tier queue; the decision goes on its timeline. Call inside the
     transaction that saves the ticket."""
-    assigned, decision = _assign(ticket, _Tier(ticket.tier_id), now, cause=cause)
+    tier = _Tier(ticket.tier_id)
+    assigned, decision = _assign(ticket, tier, now, cause=cause, passed_over=passed_over)
     decision.save()
     return assigned
 
@@ -135,6 +154,8 @@ def drain(tier_id: int, now: datetime | None = None) -> int:
         for ticket in waiting:
             assigned, decision = _assign(ticket, tier, now, cause="drain")
             if not assigned:
+                if tier.anyone_available(now):
+                    continue  # only its own reporter is free: the next ticket may go
                 break  # nobody left; the miss is not logged again on every sweep
             decision.save()
             ticket.save(update_fields=["assignee", "status", "updated_at"])
@@ -330,16 +351,16 @@ def escalate_breached(pk: int, hop: int, now: datetime) -> bool:
 
 
 def _alert_last_tier(ticket: Ticket, clock: str, now: datetime) -> bool:
-    first = EscalationRecord.objects.filter(ticket=ticket, hop=ticket.hop, alerted=False).update(
-        alerted=True
-    )
-    sla.silence(ticket)
+    """No tier above: the Ministry's managers are alerted, once per breached clock and
+    arming — the row lock and the conditional read in escalate_breached let one sweep
+    through, and `silence` stops the clock it reports."""
+    EscalationRecord.objects.filter(ticket=ticket, hop=ticket.hop).update(alerted=True)
+    sla.silence(ticket, clock)
     ticket.save()
-    if first:
-        timeline.add(ticket, EventKind.BREACH, clock=clock, tier=ticket.tier.name)
-        timeline.ministry_alert(ticket)
-        timeline.announce(ticket, "breach")
-    return bool(first)
+    timeline.add(ticket, EventKind.BREACH, clock=clock, tier=ticket.tier.name)
+    timeline.ministry_alert(ticket)
+    timeline.announce(ticket, "breach")
+    return True
 
 
 def warn_due(now: datetime) -> int:
@@ -356,8 +377,15 @@ def warn_due(now: datetime) -> int:
             if ticket is None:
                 continue
             clocks = sla.mark_warned(ticket, now)
+            ticket.updated_at = now  # the warning's time on the timeline
             ticket.save(
-                update_fields=["response_warned", "resolution_warned", "warn_at", "breach_at"]
+                update_fields=[
+                    "response_warned",
+                    "resolution_warned",
+                    "warn_at",
+                    "breach_at",
+                    "updated_at",
+                ]
             )
             if clocks:
                 timeline.add(ticket, EventKind.WARNING, internal=True, clocks=clocks)
@@ -482,7 +510,7 @@ def slots_replace(*, actor: Account, engineer: Account, rows, now: datetime | No
             action=AuditAction.SUPPORT_ROSTER_CHANGED,
             actor=actor,
             target=engineer,
-            detail={"slots": [[w, s.strftime("%H:%M"), e.strftime("%H:%M")] for w, s, e in slots]},
+            detail={"slots": [[w, hhmm(s), hhmm(e)] for w, s, e in slots]},
         )
     drain(engineer.unit_id, now)
 

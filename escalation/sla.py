@@ -20,7 +20,7 @@ from datetime import datetime
 from accounts.models import SEGMENT, Unit
 from escalation import workhours
 from escalation.models import SlaTarget
-from tickets.models import Category, Priority, Ticket
+from tickets.models import Priority, Ticket
 
 # (first response, resolution) in minutes of countable time.
 DEFAULT_TARGETS = {
@@ -74,7 +74,7 @@ def start(ticket: Ticket, now: datetime) -> None:
     """Both clocks from zero: the ticket has just entered a tier. Problem-record
     tickets run no clock: their pace is the roll system's and the daily reminders'."""
     ticket.tier_entered_at = now
-    if ticket.category == Category.PROBLEM_RECORDS:
+    if ticket.raised_by_platform:
         ticket.first_response_at = None
         ticket.resolution_used = 0.0
         stop(ticket)
@@ -111,7 +111,7 @@ def pause(ticket: Ticket, now: datetime) -> None:
 def resume(ticket: Ticket, now: datetime, *, reopened: bool = False) -> None:
     """The reporter answered (or reopened): the clock counts again. A reopen re-arms a
     full resolution target; a resume keeps what was used, leaving at least 10 %."""
-    if ticket.category == Category.PROBLEM_RECORDS:
+    if ticket.raised_by_platform:
         return
     t = _targets(ticket)
     if reopened:
@@ -129,11 +129,17 @@ def stop(ticket: Ticket) -> None:
     ticket.breach_at = ticket.warn_at = None
 
 
-def silence(ticket: Ticket) -> None:
-    """The last tier was alerted of its breach: no further sweep picks the ticket up
-    until it moves (reopen or send-back start the clocks again)."""
-    ticket.breach_at = ticket.warn_at = None
-    ticket.response_warned = ticket.resolution_warned = True
+def silence(ticket: Ticket, clock: str) -> None:
+    """The last tier was alerted that `clock` (response or resolution) is breached:
+    that clock stops, so no further sweep alerts it again until the clocks are armed
+    anew (reopen, send-back). The other clock runs on and alerts in its turn."""
+    if clock == "response":
+        ticket.response_due = None
+        ticket.response_warned = True
+    else:
+        ticket.resolution_due = ticket.clock_started_at = None
+        ticket.resolution_warned = True
+    _recompute(ticket, _targets(ticket))
 
 
 def _warn_times(ticket: Ticket, t: Targets) -> tuple[datetime | None, datetime | None]:

@@ -13,7 +13,7 @@ from accounts import scoping
 from accounts.models import Account, Level, Unit
 from escalation import selectors, services, sla
 from escalation.forms import WEEKDAYS, ScheduleForm, SlaForm
-from escalation.models import SupportSettings
+from escalation.models import SupportSettings, hhmm
 from tickets.models import Priority
 
 
@@ -86,7 +86,7 @@ def engineer(request, pk):
     initial = {"capacity": profile.capacity}
     for n in range(7):
         initial[f"day{n}"] = ", ".join(
-            f"{s.start:%H:%M}-{s.end:%H:%M}" for s in engineer.duty_slots.all() if s.weekday == n
+            f"{hhmm(s.start)}-{hhmm(s.end)}" for s in engineer.duty_slots.all() if s.weekday == n
         )
     form = ScheduleForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

@@ -696,13 +696,14 @@ ZH.update(
         "Resolution rate": "处理率",
         "Slowest counties": "进度最慢的区县",
         "Problem records of %s": "%s 问题学籍",
-        "At most 5,000 records at a time.": "一次最多处理 5,000 条记录。",
         "Showing %(shown)s of %(total)s records, graduating and oldest first. Resolve these to see the rest, or export them all to Excel.": "共 %(total)s 条记录，此处显示 %(shown)s 条（毕业年级和最早的在前）。处理完这些即可看到其余记录，也可全部导出到 Excel。",
         "New problem records for your school": "本校有新的问题学籍",
         "The student-roll system has flagged records of your school that need correcting. Open **Problem records** to work through them, graduating students first, and mark each one resolved with how it was corrected.": "学籍系统核查出本校需要更正的学籍记录。请打开**问题学籍**页面逐条处理（毕业年级优先），并写明处理情况后标记为已解决。",
         "New problem records for schools of your county": "本县学校有新的问题学籍",
         "The student-roll system has flagged records of schools in your county. **Problem records** shows each school's progress and the oldest open records; the Excel workbook lists them school by school.": "学籍系统核查出本县学校的问题学籍。**问题学籍**页面显示各校处理进度和最早未处理的记录；Excel 工作簿按学校分表列出。",
         "The label is limited to %d characters.": "名称最多 %d 个字符。",
+        "skipped: raised the ticket": "跳过：工单提交人",
+        "skipped: no longer an engineer of this tier": "跳过：已不是本级工程师",
     }
 )
 ZH.update({"status\x04Open": "未处理"})

@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from core.xlsx import safe_row
 from notices import selectors
 
 
@@ -54,7 +55,7 @@ def stats_workbook(*, notice, unit) -> bytes:
     ws2 = wb.create_sheet(_("Not read"))
     ws2.append([_("Unit code"), _("Unit name"), _("Level")])
     for u in lag_units:
-        ws2.append([u.code, u.name, u.get_level_display()])
+        ws2.append(safe_row(ws2, [u.code, u.name, u.get_level_display()]))
     ws3 = wb.create_sheet(_("Replies"))
     ws3.append(
         [
@@ -68,14 +69,17 @@ def stats_workbook(*, notice, unit) -> bytes:
     )
     for receipt in selectors.replies(notice=notice, unit=unit):
         ws3.append(
-            [
-                receipt.unit.code,
-                receipt.unit.name,
-                receipt.account.username,
-                timezone.localtime(receipt.acked_at).strftime("%Y-%m-%d %H:%M"),
-                receipt.reply,
-                ", ".join(a.name for a in receipt.attachments.all()),
-            ]
+            safe_row(
+                ws3,
+                [
+                    receipt.unit.code,
+                    receipt.unit.name,
+                    receipt.account.username,
+                    timezone.localtime(receipt.acked_at).strftime("%Y-%m-%d %H:%M"),
+                    receipt.reply,
+                    ", ".join(a.name for a in receipt.attachments.all()),
+                ],
+            )
         )
     for sheet in wb.worksheets:
         for cell in sheet[1]:

@@ -101,10 +101,19 @@ def render_body(text: str) -> str:
     return _renderers.cleaner.clean(html)
 
 
+MAX_FILE_NAME = 200
+
+
 def clean_file_name(name: str) -> str:
+    """The base name, printable and without characters Windows refuses, at most
+    MAX_FILE_NAME characters — shortened before its extension, which decides the type."""
     base = os.path.basename(name.replace("\\", "/")).strip()
     base = "".join(ch for ch in base if ch.isprintable() and ch not in '<>:"|?*')
-    return base[:200] or "file"
+    if len(base) > MAX_FILE_NAME:
+        stem, ext = os.path.splitext(base)
+        ext = ext[:20]
+        base = stem[: MAX_FILE_NAME - len(ext)] + ext
+    return base or "file"
 
 
 def check_files(files) -> list[str]:

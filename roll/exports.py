@@ -6,10 +6,9 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from accounts import scoping
+from core.xlsx import safe_row
 from escalation import workhours
 from roll.masking import mask, mask_roll_no
 from roll.models import OPEN_RECORD_STATUSES, Kind, ProblemRecord
@@ -27,21 +26,6 @@ def _sheet_title(name: str, code: str, used: set) -> str:
         n += 1
     used.add(title)
     return title
-
-
-def _cells(sheet, values: list) -> list:
-    """Text that starts with "=" stays text: openpyxl would write it as a formula, and
-    names and details come from outside (=HYPERLINK(...) would run in Excel). Control
-    characters a worksheet cannot hold are dropped (openpyxl would refuse the row)."""
-    out = []
-    for value in values:
-        if isinstance(value, str):
-            value = ILLEGAL_CHARACTERS_RE.sub("", value)
-        if isinstance(value, str) and value.startswith("="):
-            value = WriteOnlyCell(sheet, value=value)
-            value.data_type = "s"
-        out.append(value)
-    return out
 
 
 def open_records_workbook(unit, *, unmasked: bool) -> tuple[HttpResponse, int]:
@@ -83,7 +67,7 @@ def open_records_workbook(unit, *, unmasked: bool) -> tuple[HttpResponse, int]:
         totals[-1][2] += 1
         totals[-1][3] += int(r.graduating)
         sheet.append(
-            _cells(
+            safe_row(
                 sheet,
                 [
                     r.alert_id,
@@ -105,7 +89,7 @@ def open_records_workbook(unit, *, unmasked: bool) -> tuple[HttpResponse, int]:
         )
         count += 1
     for row in totals:
-        summary.append(_cells(summary, row))
+        summary.append(safe_row(summary, row))
     response = HttpResponse(content_type=XLSX)
     stamp = timezone.now().astimezone(workhours.TZ).strftime("%Y%m%d")
     response["Content-Disposition"] = (

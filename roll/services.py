@@ -473,7 +473,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         version, seq = raw.split(":", 1)
-        if version != "v1" or not seq.isdigit() or int(seq) >= 2**63:
+        if version != "v1" or not (seq.isascii() and seq.isdigit()) or int(seq) >= 2**63:
             raise ValueError
         return int(seq)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
+from core.xlsx import safe_row
 from escalation import workhours
 from tickets.selectors import account_name
 
@@ -41,22 +42,25 @@ def tickets_workbook(actor, qs) -> HttpResponse:
         chunk_size=2000
     ):
         sheet.append(
-            [
-                t.pk,
-                t.title,
-                t.get_category_display(),
-                t.get_priority_display(),
-                t.get_status_display(),
-                f"{t.reporter_unit.name} ({t.reporter_unit.code})",
-                account_name(t.reporter),
-                t.tier.name,
-                account_name(t.assignee),
-                _local(t.created_at),
-                _local(t.first_response_at),
-                _local(t.resolved_at),
-                _("yes") if t.breached else _("no"),
-                t.rating or "",
-            ]
+            safe_row(
+                sheet,
+                [
+                    t.pk,
+                    t.title,
+                    t.get_category_display(),
+                    t.get_priority_display(),
+                    t.get_status_display(),
+                    f"{t.reporter_unit.name} ({t.reporter_unit.code})",
+                    account_name(t.reporter),
+                    t.tier.name,
+                    account_name(t.assignee),
+                    _local(t.created_at),
+                    _local(t.first_response_at),
+                    _local(t.resolved_at),
+                    _("yes") if t.breached else _("no"),
+                    t.rating or "",
+                ],
+            )
         )
     response = HttpResponse(content_type=XLSX)
     stamp = timezone.now().astimezone(workhours.TZ).strftime("%Y%m%d-%H%M")

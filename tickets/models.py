@@ -86,6 +86,11 @@ class Ticket(models.Model):
     breach_at = models.DateTimeField(null=True, blank=True)
     warn_at = models.DateTimeField(null=True, blank=True)
     breached = models.BooleanField(default=False)
+    # The school's problem-record ticket, raised by the platform for the roll system's
+    # alerts: any account of the school stands on its reporter side, and it runs no
+    # SLA clock (the reminders set its pace). Not the category: anyone may raise a
+    # ticket *about* problem records.
+    raised_by_platform = models.BooleanField(default=False, editable=False)
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
     rating_comment = models.CharField(max_length=500, blank=True)
 

@@ -18,7 +18,7 @@ from accounts import scoping
 from accounts.models import SEGMENT, Account, Level, Role, Unit
 from escalation import workhours
 from escalation.models import EscalationRecord
-from tickets.models import HELD_STATUSES, OPEN_STATUSES, Category, Status, Ticket, TicketEvent
+from tickets.models import HELD_STATUSES, OPEN_STATUSES, Status, Ticket, TicketEvent
 
 LIST_FIELDS = ("reporter", "reporter_unit", "tier", "assignee")
 
@@ -35,7 +35,7 @@ def is_support_person(actor) -> bool:
 def visible_tickets(actor) -> QuerySet[Ticket]:
     if not scoping.is_active_account(actor):
         return Ticket.objects.none()
-    mine = Q(reporter=actor) | Q(category=Category.PROBLEM_RECORDS, reporter_unit_id=actor.unit_id)
+    mine = Q(reporter=actor) | Q(raised_by_platform=True, reporter_unit_id=actor.unit_id)
     if is_support_person(actor):
         mine |= scoping.under("reporter_path", actor.unit.path)
     return Ticket.objects.filter(mine)
@@ -46,7 +46,7 @@ def reporter_side(actor, ticket: Ticket) -> bool:
     school — any account of that school."""
     if ticket.reporter_id == actor.pk:
         return True
-    return ticket.category == Category.PROBLEM_RECORDS and ticket.reporter_unit_id == actor.unit_id
+    return ticket.raised_by_platform and ticket.reporter_unit_id == actor.unit_id
 
 
 def can_view(actor, ticket: Ticket) -> bool:
@@ -73,8 +73,12 @@ def can_work(actor, ticket: Ticket) -> bool:
 
 def wants_ticket_event(account, payload: dict) -> bool:
     """Live ticket events go to a tier group that holds every account of the tier
-    unit; only its engineers and managers, the reporter and the assignee want them."""
-    if account.pk in (payload.get("reporter_id"), payload.get("assignee_id")):
+    unit; only its engineers and managers, the reporter and the assignee want them —
+    and never the reporter an internal one (a county engineer reporting a ticket of
+    its own is in the tier's group)."""
+    if account.pk == payload.get("reporter_id"):
+        return not payload.get("internal")
+    if account.pk == payload.get("assignee_id"):
         return True
     return account.is_support_engineer or account.role == Role.MANAGER
 
@@ -94,7 +98,7 @@ def stints(ticket: Ticket) -> QuerySet[EscalationRecord]:
 
 
 def my_tickets(actor) -> QuerySet[Ticket]:
-    mine = Q(reporter=actor) | Q(category=Category.PROBLEM_RECORDS, reporter_unit_id=actor.unit_id)
+    mine = Q(reporter=actor) | Q(raised_by_platform=True, reporter_unit_id=actor.unit_id)
     return Ticket.objects.filter(mine).select_related(*LIST_FIELDS).order_by("-id")
 
 
@@ -127,7 +131,9 @@ def search(actor, *, q: str = "", status: str = "", category: str = "") -> Query
         qs = qs.filter(category=category)
     if q:
         qs = qs.filter(
-            Q(title__icontains=q) | Q(pk=int(q)) if q.isdigit() else Q(title__icontains=q)
+            Q(title__icontains=q) | Q(pk=int(q))
+            if q.isascii() and q.isdigit() and len(q) <= 18
+            else Q(title__icontains=q)
         )
     return qs.select_related(*LIST_FIELDS).order_by("-id")
 

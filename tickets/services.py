@@ -134,7 +134,7 @@ def ticket_create(
         # Saved by enter_tier once routed: one INSERT, with its engineer.
         escalation.enter_tier(
             ticket,
-            escalation_selectors.tier_chain(actor.unit)[0],
+            escalation_selectors.tier_chain(actor.unit, reporter_id=actor.pk)[0],
             now,
             kind=EntryKind.OPENED,
             actor=actor,
@@ -271,16 +271,16 @@ def _reopen(ticket: Ticket, now: datetime) -> bool:
     target (no instant breach)."""
     sla.resume(ticket, now, reopened=True)
     holder = ticket.assignee
-    # Capacity does not count here (the ticket was theirs), availability does.
-    if (
-        holder is None
-        or not (
-            holder.is_active and holder.is_support_engineer and holder.unit_id == ticket.tier_id
-        )
-        or escalation_selectors.unavailable_reason(holder, 0, now) is not None
-    ):
+    if holder is None:
         return escalation.route(ticket, now, cause="reopen")
-    return False
+    if not (holder.is_active and holder.is_support_engineer and holder.unit_id == ticket.tier_id):
+        reason = escalation_selectors.LEFT_TIER
+    else:
+        # Capacity does not count here (the ticket was theirs), availability does.
+        reason = escalation_selectors.unavailable_reason(holder, 0, now)
+    if reason is None:
+        return False
+    return escalation.route(ticket, now, cause="reopen", passed_over=[(holder.username, reason)])
 
 
 def _rate(ticket: Ticket, actor, rating: int, comment: str) -> None:
@@ -385,11 +385,7 @@ def problem_ticket_sync(
         ticket = (
             Ticket.objects.select_for_update()
             .select_related("tier", "reporter_unit")
-            .filter(
-                category=Category.PROBLEM_RECORDS,
-                reporter_unit=school,
-                status__in=OPEN_STATUSES,
-            )
+            .filter(raised_by_platform=True, reporter_unit=school, status__in=OPEN_STATUSES)
             .first()
         )
         priority = Priority.HIGH if graduating else Priority.NORMAL
@@ -403,6 +399,7 @@ def problem_ticket_sync(
                 description_html=render_body(summary),
                 category=Category.PROBLEM_RECORDS,
                 priority=priority,
+                raised_by_platform=True,
                 created_at=now,
                 updated_at=now,
             )

@@ -39,7 +39,10 @@ def tier_group(tier) -> str:
 
 
 def _changed(ticket: Ticket, what: str, also, event: TicketEvent | None):
-    groups = [events.account_group(ticket.reporter_id), tier_group(ticket.tier), *also]
+    internal = event is not None and event.internal
+    # An internal entry is none of the reporter's business, not even that it exists.
+    groups = [] if internal else [events.account_group(ticket.reporter_id)]
+    groups += [tier_group(ticket.tier), *also]
     if ticket.assignee_id:
         groups.append(events.account_group(ticket.assignee_id))
     payload = {
@@ -51,6 +54,7 @@ def _changed(ticket: Ticket, what: str, also, event: TicketEvent | None):
         "reporter_id": ticket.reporter_id,
         "assignee_id": ticket.assignee_id,
         "entry": event.pk if event else None,
+        "internal": internal,
     }
     return ("ticket.changed", payload, groups)
 

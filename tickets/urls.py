@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.mine, name="ticket_mine"),
     path("new/", views.new, name="ticket_new"),
     path("queue/", views.queue, name="ticket_queue"),
+    path("queue/count/", views.queue_count, name="ticket_queue_count"),
     path("tier/", views.tier, name="ticket_tier"),
     path("all/", views.all_tickets, name="ticket_all"),
     path("all.xlsx", views.export, name="ticket_export"),

@@ -4,7 +4,7 @@ and checks the ticket through `tickets.selectors`; writes go through the service
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -70,6 +70,13 @@ def queue(request):
         kind="queue",
         empty=_("Nothing assigned to you."),
     )
+
+
+@scoping.login_and_unit_required
+def queue_count(request):
+    """The header badge's figure: open tickets assigned to me (it follows tickets
+    arriving, leaving and being resolved without counting them itself)."""
+    return JsonResponse({"count": selectors.my_queue(request.user).count()})
 
 
 @scoping.login_and_unit_required
@@ -160,14 +167,15 @@ def _detail_context(request, ticket):
         engineers = list(escalation_selectors.engineers_of(ticket.tier_id).order_by("pk"))
     stints = list(selectors.stints(ticket))
     current = stints[-1] if stints else None
+    reporter = selectors.reporter_side(user, ticket)
     return {
         "ticket": ticket,
         "entries": selectors.timeline(user, ticket),
         "stints": stints,
         "internal": selectors.can_see_internal(user, ticket),
-        "is_reporter": ticket.reporter_id == user.pk,
+        "is_reporter": reporter,
         "worker": worker,
-        "can_reply": ticket.status != Status.CLOSED and (ticket.reporter_id == user.pk or worker),
+        "can_reply": ticket.status != Status.CLOSED and (reporter or worker),
         "can_note": ticket.status != Status.CLOSED and selectors.can_see_internal(user, ticket),
         "can_take": worker
         and user.is_support_engineer
@@ -269,7 +277,11 @@ def rate(request, pk):
 @scoping.login_and_unit_required
 def assign(request, pk):
     engineer_id = request.POST.get("engineer") or str(request.user.pk)
-    engineer = Account.objects.filter(pk=engineer_id).first() if engineer_id.isdigit() else None
+    engineer = (
+        Account.objects.filter(pk=engineer_id).first()
+        if engineer_id.isascii() and engineer_id.isdigit() and len(engineer_id) <= 18
+        else None
+    )
     if engineer is None:
         messages.error(request, _("Choose an engineer of this tier."))
         return redirect("ticket_detail", pk=pk)
@@ -330,6 +342,9 @@ def attachment(request, pk, file_pk):
 
 @scoping.manager_required
 def dashboard(request):
+    # A school's own managers use support; the dashboard is for those who give it.
+    if not selectors.is_support_person(request.user):
+        raise PermissionDenied
     try:
         days = int(request.GET.get("days", 30))
     except ValueError:

@@ -1,6 +1,6 @@
 // Live ticket pages: a `ticket.changed` event re-fetches what this viewer may see
 // (the server renders it, so internal notes never travel to a reporter's page),
-// and the engineer's queue badge follows assignments.
+// and the engineer's queue badge follows what reaches or leaves their queue.
 "use strict";
 (function () {
   const live = document.getElementById("ticket-live");
@@ -48,17 +48,29 @@
     }).catch(() => {});
   }
 
-  function bump(by) {
+  let countTimer = null;
+  function refreshBadge() {
+    // The server counts: a ticket that leaves (escalated, resolved, handed over)
+    // lowers the figure as surely as an arrival raises it.
     if (!badge) return;
-    const value = Math.max(0, Number(badge.textContent || 0) + by);
-    badge.textContent = String(value);
-    badge.classList.toggle("zero", value === 0);
+    if (countTimer) clearTimeout(countTimer);
+    countTimer = setTimeout(() => {
+      countTimer = null;
+      fetch(badge.dataset.countUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then((r) => (r.ok ? r.json() : null))
+        .then((data) => {
+          if (!data) return;
+          badge.textContent = String(data.count);
+          badge.classList.toggle("zero", data.count === 0);
+        })
+        .catch(() => {});
+    }, 200);
   }
 
   document.addEventListener("platform:event", (event) => {
     const frame = event.detail || {};
-    if (frame.type === "ticket.assigned") bump(1);
     if (frame.type !== "ticket.changed" && frame.type !== "ticket.assigned") return;
+    refreshBadge();
     if (live && Number(live.dataset.ticketId) === Number(frame.ticket)) later(refreshDetail);
     if (list && list.dataset.liveList !== "all") later(refreshList);
   });

@@ -137,6 +137,7 @@ def test_ticket_reaches_the_county_live_and_climbs_to_the_province(
     expect(county_page.locator("#ticket-tier")).to_have_text("河北省")
     expect(county_page.locator("#ticket-timeline")).to_contain_text(REASON)
     expect(county_page.locator("#escalate-form")).to_have_count(0)  # no longer its tier
+    expect(county_page.locator("#queue-badge")).to_have_text("0", timeout=LIVE)  # it left
 
     # --- 8. The province engineer's open queue shows it live...
     expect_live_in_queue(province_page, ticket_id)
