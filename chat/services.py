@@ -34,6 +34,7 @@ from chat.models import (
     RoomRule,
 )
 from core import events
+from core.text import storable
 from notices import services as notices_services
 
 MAX_MESSAGE = 4000
@@ -252,6 +253,10 @@ def _validate_body(body) -> str:
         raise ValidationError(_("The message is empty."))
     if len(body) > MAX_MESSAGE:
         raise ValidationError(_("The message is longer than %d characters.") % MAX_MESSAGE)
+    if not storable(body):
+        raise ValidationError(
+            _("The message holds a character that cannot be stored (NUL or half a pair).")
+        )
     return body
 
 

@@ -704,6 +704,7 @@ ZH.update(
         "The label is limited to %d characters.": "名称最多 %d 个字符。",
         "skipped: raised the ticket": "跳过：工单提交人",
         "skipped: no longer an engineer of this tier": "跳过：已不是本级工程师",
+        "The message holds a character that cannot be stored (NUL or half a pair).": "消息中含有无法保存的字符（空字符或不完整的字符对）。",
     }
 )
 ZH.update({"status\x04Open": "未处理"})

@@ -26,6 +26,7 @@ from accounts import scoping
 from accounts.models import Account, AuditAction, Level, Unit
 from accounts.services import audit_event
 from core import events
+from core.text import storable
 from escalation import workhours
 from roll import auth, selectors
 from roll.models import (
@@ -37,7 +38,7 @@ from roll.models import (
     Reminder,
     RollKey,
 )
-from roll.validation import alert_id_ok, judge, storable
+from roll.validation import alert_id_ok, judge
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,7 @@ def intake(*, key: RollKey, payload, now: datetime | None = None) -> dict:
         code: (pk, path, level)
         for code, pk, path, level in Unit.objects.filter(
             # PostgreSQL text holds neither a NUL nor a lone surrogate.
-            code__any_of=[c for c in codes if "\x00" not in c and storable(c)]
+            code__any_of=[c for c in codes if storable(c)]
         ).values_list("code", "id", "path", "level")
     }
     root = key.unit.path
@@ -546,12 +547,7 @@ def verdict(*, key: RollKey, payload, now: datetime | None = None) -> dict:
         raise Refused(413, "too_many_alerts", f"at most {MAX_ALERTS} alert ids per request")
     if outcome not in ("verified", "reopened"):
         raise Refused(400, "bad_outcome", "`outcome` must be verified or reopened")
-    if (
-        not isinstance(detail, str)
-        or len(detail) > MAX_NOTE
-        or not storable(detail)
-        or "\x00" in detail
-    ):
+    if not isinstance(detail, str) or len(detail) > MAX_NOTE or not storable(detail):
         raise Refused(
             400,
             "bad_detail",

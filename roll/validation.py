@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from stdnum.cn import ric
 
+from core.text import storable
 from roll.models import Kind
 
 KINDS = frozenset(Kind.values)
@@ -47,16 +48,6 @@ def check_character_ok(number: str) -> bool:
     return ric.calc_check_digit(number) == number[-1]
 
 
-def storable(value: str) -> bool:
-    """UTF-8 can carry it: JSON's \\ud800-style escapes decode to lone surrogates,
-    which no database column takes."""
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _text(alert, field, errors, *, required=False, limit=None, line=False) -> str:
     """A string field; `line`: one line of printable characters (codes). Names and
     details are the roll system's data: control characters in them are kept (the
@@ -71,12 +62,12 @@ def _text(alert, field, errors, *, required=False, limit=None, line=False) -> st
         return ""
     if limit is not None and len(value) > limit:
         errors.append(f"{field} is longer than {limit} characters")
-    if not storable(value):
+    if "\x00" in value:
+        errors.append(f"{field} must not contain NUL characters")
+    elif not storable(value):
         errors.append(f"{field} is not valid Unicode (it holds a lone surrogate)")
     elif line and not value.isprintable():
         errors.append(f"{field} must be one line of printable characters")
-    elif "\x00" in value:
-        errors.append(f"{field} must not contain NUL characters")
     return value
 
 

@@ -239,7 +239,9 @@ def test_a_muted_member_gets_forbidden_on_chat_send(people, rooms):
     assert not Message.objects.exists()
 
 
-@pytest.mark.parametrize("body", ["", "   ", "学" * 4001, 123, None, ["你好"]])
+@pytest.mark.parametrize(
+    "body", ["", "   ", "学" * 4001, 123, None, ["你好"], "半个\ud800字", "空\x00字"]
+)
 def test_an_invalid_body_gets_an_invalid_error_with_a_reason(people, rooms, body):
     county = headers_for(people.county_staff)
 
