@@ -7,6 +7,8 @@ that take JSON check with this before writing."""
 def storable(text: str) -> bool:
     if "\x00" in text:
         return False
+    if text.isascii():  # no surrogate can hide there (and isascii costs nothing)
+        return True
     try:
         text.encode()
     except UnicodeEncodeError:

@@ -102,8 +102,14 @@ class ProblemRecord(models.Model):
     alert_id = models.CharField(max_length=64)
     kind = models.CharField(max_length=30, choices=Kind.choices)
     # No index of their own on the three foreign keys: records are looked up by
-    # school_path, never by who resolved them or by batch.
-    school = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="+", db_index=False)
+    # school_path, never by who resolved them or by batch. And no database-level
+    # constraint on the two every intake row fills: PostgreSQL would check both for
+    # each of a batch's 5,000 rows at commit. The intake reads the schools and creates
+    # the batch in the same transaction, and neither is ever deleted (PROTECT still
+    # holds in Django).
+    school = models.ForeignKey(
+        Unit, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     school_path = models.CharField(max_length=SEGMENT * 6)
     name = models.CharField(max_length=100)
     gender = models.CharField(max_length=1, blank=True)
@@ -131,7 +137,7 @@ class ProblemRecord(models.Model):
     changed_at = models.DateTimeField(default=timezone.now)
     change_seq = models.BigIntegerField(unique=True)
     batch = models.ForeignKey(
-        IntakeBatch, on_delete=models.PROTECT, related_name="+", db_index=False
+        IntakeBatch, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
     )
 
     class Meta:

@@ -409,7 +409,7 @@ def ceiling(maker: Alerts, n_batches: int) -> dict:
     from django.db import connection
     from django.utils import timezone
 
-    from roll.services import COLUMNS, copy_rows
+    from roll.services import COLUMNS, copy_writer
 
     print(f"\n== 1. Ceiling: COPY into a bare table, {n_batches} COPYs of {maker.size:,} ==")
     with connection.cursor() as cursor:
@@ -427,8 +427,9 @@ def ceiling(maker: Alerts, n_batches: int) -> dict:
             t0 = time.perf_counter()
             # The platform's own COPY call (binary, typed), so the ratio is what the
             # platform adds around it, not a difference in how rows are encoded.
-            with conn.transaction(), conn.cursor() as cur:
-                copy_rows(cur, CEILING_TABLE, rows)
+            with conn.transaction(), conn.cursor() as cur, copy_writer(cur, CEILING_TABLE) as write:
+                for row in rows:
+                    write(row)
             times.append(time.perf_counter() - t0)
     total = sum(times)
     n = n_batches * maker.size
@@ -827,7 +828,11 @@ def breakdown(key, maker: Alerts, first: int, count: int, median_post: float) ->
         "through the view's code in this process (deleted afterwards) =="
     )
     key = RollKey.objects.select_related("unit").get(pk=key.pk)
-    real_judge, real_insert, real_queue = services.judge, services._insert, services._sync_soon
+    real_judge, real_writer, real_queue = (
+        services.judge,
+        services._record_writer,
+        services._sync_soon,
+    )
     spent = {"judge": 0.0, "insert": 0.0, "queue": 0.0}
 
     def judge(alert, *, today):
@@ -837,12 +842,22 @@ def breakdown(key, maker: Alerts, first: int, count: int, median_post: float) ->
         finally:
             spent["judge"] += time.perf_counter() - t0
 
-    def insert(rows):
+    @contextlib.contextmanager
+    def writer():
+        # The COPY stream: each row written, and the end of the COPY (the last data
+        # flushed and the server's answer); judging in between is timed apart.
         t0 = time.perf_counter()
-        try:
-            return real_insert(rows)
-        finally:
+        with real_writer() as write:
+
+            def timed(row):
+                t1 = time.perf_counter()
+                write(row)
+                spent["insert"] += time.perf_counter() - t1
+
             spent["insert"] += time.perf_counter() - t0
+            yield timed
+            t2 = time.perf_counter()
+        spent["insert"] += time.perf_counter() - t2
 
     def queue(batch_pk):
         t0 = time.perf_counter()
@@ -860,7 +875,7 @@ def breakdown(key, maker: Alerts, first: int, count: int, median_post: float) ->
             "judge() of every alert (validation)",
             *labels,
             "other queries",
-            "_insert: COPY into roll_problemrecord (psycopg write_row + server)",
+            "COPY into roll_problemrecord, streamed while judging (write_row + end of COPY)",
             "on commit: queue roll.tasks.sync_batch (Celery, Redis)",
             "the rest of intake() in Python (matching, rows, response)",
             "= in-process total",
@@ -868,7 +883,7 @@ def breakdown(key, maker: Alerts, first: int, count: int, median_post: float) ->
     }
     batch_ids = IntakeBatch.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     profile_text = ""
-    services.judge, services._insert, services._sync_soon = judge, insert, queue
+    services.judge, services._record_writer, services._sync_soon = judge, writer, queue
     try:
         for i, b in enumerate(range(first, first + count + 1)):
             body = maker.body(b)
@@ -907,7 +922,11 @@ def breakdown(key, maker: Alerts, first: int, count: int, median_post: float) ->
             for k, v in zip(parts, values, strict=True):
                 parts[k].append(v)
     finally:
-        services.judge, services._insert, services._sync_soon = real_judge, real_insert, real_queue
+        services.judge, services._record_writer, services._sync_soon = (
+            real_judge,
+            real_writer,
+            real_queue,
+        )
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM roll_problemrecord WHERE batch_id > %s", [batch_ids])
             cursor.execute("DELETE FROM roll_intakebatch WHERE id > %s", [batch_ids])
