@@ -90,7 +90,7 @@ class Ticket(models.Model):
     # alerts: any account of the school stands on its reporter side, and it runs no
     # SLA clock (the reminders set its pace). Not the category: anyone may raise a
     # ticket *about* problem records.
-    raised_by_platform = models.BooleanField(default=False, editable=False)
+    raised_by_platform = models.BooleanField(default=False, db_default=False, editable=False)
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
     rating_comment = models.CharField(max_length=500, blank=True)
 
