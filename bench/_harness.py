@@ -108,6 +108,22 @@ def fresh_database():
             os.environ["DATABASE_URL"] = original_url
 
 
+def ensure_admin_database(url: str) -> str | None:
+    """The harness connects to the URL's database to create and drop the run's own;
+    create that one (empty) when it does not exist. Returns its name if created."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") or "postgres"
+    maintenance = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            return None
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return name
+
+
 def _server_version(connection) -> str:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

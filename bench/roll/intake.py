@@ -90,7 +90,7 @@ import threading
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 # The script's own directory (bench/roll) must not shadow the project's `roll` app, and
 # bench/ holds the shared harness: project root first, bench/ last.
@@ -105,7 +105,14 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/8")
 os.environ["MFA_REQUIRED_FOR_SENIOR_MANAGERS"] = "0"
 
-from _harness import fill_province, fmt_duration, fresh_database, insert_units, write_json  # noqa: E402
+from _harness import (  # noqa: E402
+    ensure_admin_database,
+    fill_province,
+    fmt_duration,
+    fresh_database,
+    insert_units,
+    write_json,
+)
 
 RATIO_TARGET = 0.25
 PATH = "/api/roll/v1/alerts"
@@ -179,22 +186,6 @@ def tenths(times: list[float]) -> tuple[float, float]:
     as the table grows?"""
     k = max(1, len(times) // 10)
     return statistics.median(times[:k]), statistics.median(times[-k:])
-
-
-def ensure_admin_database(url: str) -> str | None:
-    """The harness connects to the URL's database to create and drop the run's own;
-    create that one (empty) when it does not exist. Returns its name if created."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/") or "postgres"
-    maintenance = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            return None
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return name
 
 
 # --- the alerts -----------------------------------------------------------------------

@@ -67,7 +67,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 # The script's own directory (bench/tickets) must not shadow project modules, and
 # bench/ holds the shared harness: project root first, bench/ and this dir last.
@@ -82,7 +82,14 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 os.environ["MFA_REQUIRED_FOR_SENIOR_MANAGERS"] = "0"  # the province manager has no TOTP
 
-from _harness import fill_province, fmt_duration, fresh_database, insert_units, write_json  # noqa: E402
+from _harness import (  # noqa: E402
+    ensure_admin_database,
+    fill_province,
+    fmt_duration,
+    fresh_database,
+    insert_units,
+    write_json,
+)
 
 RATIO_TARGET = 2.0
 RECENT = 10_000
@@ -176,25 +183,6 @@ def pct(values: list[float], p: int) -> float:
     if len(values) < 2:
         return values[0] if values else float("nan")
     return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
-
-
-# --- the admin database named by DATABASE_URL -----------------------------------------
-
-
-def ensure_admin_database(url: str) -> str | None:
-    """The harness connects to the URL's database to create and drop the run's own;
-    create that one (empty) when it does not exist. Returns its name if created."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/") or "postgres"
-    maintenance = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            return None
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return name
 
 
 # --- the synthetic province ----------------------------------------------------------
