@@ -364,9 +364,24 @@ def _alert_last_tier(ticket: Ticket, clock: str, now: datetime) -> bool:
 
 
 def warn_due(now: datetime) -> int:
+    """Every warning due by `now`, a batch at a time (what a batch cannot warn —
+    locked by a concurrent sweep — waits for the next minute)."""
     sent = 0
-    due = Ticket.objects.filter(warn_at__lte=now).order_by("warn_at").values_list("pk", "warn_at")
-    for pk, warn_at in list(due[:SWEEP_BATCH]):
+    while True:
+        due = list(
+            Ticket.objects.filter(warn_at__lte=now)
+            .order_by("warn_at")
+            .values_list("pk", "warn_at")[:SWEEP_BATCH]
+        )
+        done = _warn_batch(due, now)
+        sent += done
+        if len(due) < SWEEP_BATCH or not done:
+            return sent
+
+
+def _warn_batch(due, now: datetime) -> int:
+    sent = 0
+    for pk, warn_at in due:
         with transaction.atomic():
             ticket = (
                 Ticket.objects.select_for_update(of=("self",))

@@ -719,8 +719,8 @@ def part_d(people, now, args, pool, results) -> list[str]:
         f"       = {ms(s1 / max(1, first['escalated'] + first['warned']))} per ticket acted on\n"
         f"       a second sweep: {second} in {s2:.2f} s"
         + (
-            f"\n       (warn_due takes at most SWEEP_BATCH = {cap} per sweep and does not loop: "
-            f"{len(warned) - first['warned']:,} warnings waited for the next minute)"
+            f"\n       ({len(warned) - first['warned']:,} warnings waited for the next minute: "
+            f"a batch of {cap} was locked by someone else)"
             if first["warned"] < len(warned)
             else ""
         )

@@ -345,3 +345,11 @@ def test_escalation_frees_the_county_engineers_place(
     with django_capture_on_commit_callbacks(execute=True):
         services.escalate(actor=desk.eng1, ticket=first, reason="升", now=T0)
     assert fresh(waiting).assignee == desk.eng1
+
+
+def test_one_sweep_sends_every_warning_due_however_many(desk, monkeypatch):
+    monkeypatch.setattr(services, "SWEEP_BATCH", 2)
+    tickets = [raise_ticket(desk.reporter, priority="urgent", now=MONDAY) for _ in range(5)]
+    later = max(fresh(t).warn_at for t in tickets) + timedelta(seconds=1)
+    assert services.sweep(now=later)["warned"] == 5
+    assert TicketEvent.objects.filter(kind="warning").count() == 5
