@@ -56,6 +56,16 @@ def main() -> int:
                 failed.append(f"{name} (exit {proc.returncode})")
                 continue
             results[name] = json.loads(out.read_text())
+    summarise(results)
+    if failed:
+        print("failed: " + ", ".join(failed))
+        return 1
+    return 0
+
+
+def summarise(results: dict) -> None:
+    """The table of every benchmark's headline figures, from their --json output
+    (also: `run_all.py --summarise name=file.json …` for runs made one by one)."""
     print("\n== Summary ==")
     rows = []
     if "issuance.py" in results:
@@ -280,9 +290,14 @@ def main() -> int:
                 f"p50 {p['p50_ms']:,.0f} ms, p95 {p['p95_ms']:,.0f} ms per batch",
             ),
             (
-                "  ceiling: plain COPY of the same rows",
+                "  ceiling: binary COPY of the same rows (the platform's call)",
                 f"{c['per_second']:,.0f} rows/s",
                 f"ratio {r['ratio']:.1%} (target ≥ {r['ratio_target']:.0%})",
+            ),
+            (
+                "  psycopg's plain text COPY of the same rows",
+                f"{r['ceiling_text']['per_second']:,.0f} rows/s",
+                f"ratio {r['ratio_text']:.1%}",
             ),
             (
                 "  daphne RSS after batch " + " / ".join(p["rss_after_mib"]),
@@ -335,11 +350,11 @@ def main() -> int:
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         for row in rows:
             print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    if failed:
-        print("failed: " + ", ".join(failed))
-        return 1
-    return 0
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--summarise"]:
+        pairs = (arg.split("=", 1) for arg in sys.argv[2:])
+        summarise({name: json.loads(Path(f).read_text()) for name, f in pairs})
+        sys.exit(0)
     sys.exit(main())
