@@ -88,11 +88,12 @@ def update(request):
     except TooManyFieldsSent:
         messages.error(request, _("At most 5,000 records at a time."))
         return redirect("roll_index")
-    # Ids past the database's integer range cannot be records: drop them (the service
-    # then refuses the request as naming records that are not the school's).
+    # Anything but a record id (ids past the database's integer range included) is
+    # refused like a record of another school: the whole request, nothing changed.
     ids = [int(i) for i in raw if i.isascii() and i.isdigit() and len(i) <= 18]
     if len(ids) != len(raw):
-        ids.append(0)
+        messages.error(request, _("Only the school's own accounts work its records."))
+        return redirect("roll_index")
     try:
         n = services.records_update(
             actor=request.user,
