@@ -34,8 +34,8 @@ from chat.models import (
     RoomRule,
 )
 from core import events
+from core import files as uploads
 from core.text import storable
-from notices import services as notices_services
 
 MAX_MESSAGE = 4000
 RATE_LIMIT = 20  # messages
@@ -312,12 +312,12 @@ def message_post(*, account, room: Room, body, files=()) -> Message:
     if files and isinstance(body, str) and not body.strip():
         body = "📎"
     body = _validate_body(body)
-    errors = notices_services.check_files(files)
+    errors = uploads.check_files(files)
     if errors:
         raise ValidationError(errors)
     _rate_check(account)
     mentioned = _mentioned(room, body)
-    with notices_services.undo_files() as stored, transaction.atomic():
+    with uploads.undo_files() as stored, transaction.atomic():
         # The row lock orders concurrent posts: sequence numbers never repeat or skip.
         locked = Room.objects.select_for_update().get(pk=room.pk)
         locked.last_seq += 1
@@ -331,9 +331,7 @@ def message_post(*, account, room: Room, body, files=()) -> Message:
             mentions=[a.pk for a in mentioned],
         )
         for f in files:
-            item = MessageFile(
-                message=message, name=notices_services.clean_file_name(f.name), size=f.size
-            )
+            item = MessageFile(message=message, name=uploads.clean_file_name(f.name), size=f.size)
             item.file.save(item.name, f, save=False)
             stored.append(item.file.name)
             item.save()

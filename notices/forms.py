@@ -3,25 +3,9 @@ import re
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.files import MultipleFileField
 from notices.models import Priority, Reminder
 from notices.selectors import targetable_levels
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class MultipleFileField(forms.FileField):
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("widget", MultipleFileInput())
-        kwargs.setdefault("required", False)
-        super().__init__(*args, **kwargs)
-
-    def clean(self, data, initial=None):
-        if not data:
-            return []
-        files = data if isinstance(data, list | tuple) else [data]
-        return [super(MultipleFileField, self).clean(f, initial) for f in files]
 
 
 def split_codes(value: str) -> list[str]:

@@ -3,14 +3,8 @@ reminders. Each runs in one transaction and announces itself through core.events
 
 from __future__ import annotations
 
-import os
-import threading
-from contextlib import contextmanager
 from datetime import timedelta
 
-import bleach
-import markdown
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -21,128 +15,16 @@ from django.utils.translation import gettext as _
 from accounts import scoping
 from accounts.models import Level, Unit
 from core import events
+from core.files import check_files, clean_file_name, undo_files
+from core.markup import render_body
 from notices import selectors
 from notices.models import Attachment, Notice, NoticeTarget, Priority, Receipt, Reminder, Status
 
 # --- body and files -----------------------------------------------------------
+# The Markdown and upload rules are shared with tickets and chat, so they live in core.
 
-ALLOWED_TAGS = [
-    "p",
-    "br",
-    "strong",
-    "em",
-    "b",
-    "i",
-    "u",
-    "s",
-    "ul",
-    "ol",
-    "li",
-    "blockquote",
-    "code",
-    "pre",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "hr",
-    "a",
-    "table",
-    "thead",
-    "tbody",
-    "tr",
-    "th",
-    "td",
-]
-ALLOWED_ATTRIBUTES = {"a": ["href", "title"], "th": ["align"], "td": ["align"]}
-ALLOWED_PROTOCOLS = ["http", "https", "mailto"]
 MAX_BODY = 50_000
 MAX_TITLE = 200
-
-ALLOWED_EXTENSIONS = {
-    ".pdf",
-    ".ofd",
-    ".doc",
-    ".docx",
-    ".wps",
-    ".xls",
-    ".xlsx",
-    ".et",
-    ".csv",
-    ".ppt",
-    ".pptx",
-    ".dps",
-    ".txt",
-    ".zip",
-    ".rar",
-    ".7z",
-    ".jpg",
-    ".jpeg",
-    ".png",
-}
-
-
-_renderers = threading.local()
-
-
-def render_body(text: str) -> str:
-    """Markdown to HTML, then bleach's allowlist: nothing active survives."""
-    # One Markdown and one Cleaner per thread (neither is thread-safe): building
-    # them costs more than rendering a typical message.
-    if not hasattr(_renderers, "markdown"):
-        _renderers.markdown = markdown.Markdown(extensions=["tables", "sane_lists"])
-        _renderers.cleaner = bleach.sanitizer.Cleaner(
-            tags=ALLOWED_TAGS,
-            attributes=ALLOWED_ATTRIBUTES,
-            protocols=ALLOWED_PROTOCOLS,
-            strip=True,
-        )
-    html = _renderers.markdown.reset().convert(text)
-    return _renderers.cleaner.clean(html)
-
-
-MAX_FILE_NAME = 200
-
-
-def clean_file_name(name: str) -> str:
-    """The base name, printable and without characters Windows refuses, at most
-    MAX_FILE_NAME characters — shortened before its extension, which decides the type."""
-    base = os.path.basename(name.replace("\\", "/")).strip()
-    base = "".join(ch for ch in base if ch.isprintable() and ch not in '<>:"|?*')
-    if len(base) > MAX_FILE_NAME:
-        stem, ext = os.path.splitext(base)
-        ext = ext[:20]
-        base = stem[: MAX_FILE_NAME - len(ext)] + ext
-    return base or "file"
-
-
-def check_files(files) -> list[str]:
-    """Every reason the uploads cannot be stored; empty when they all can."""
-    errors = []
-    if len(files) > settings.NOTICE_MAX_FILES:
-        errors.append(_("At most %d files may be attached.") % settings.NOTICE_MAX_FILES)
-    for f in files:
-        name = clean_file_name(f.name)
-        ext = os.path.splitext(name)[1].lower()
-        if ext not in ALLOWED_EXTENSIONS:
-            errors.append(
-                _(
-                    "%(name)s: files of type “%(ext)s” are not accepted; use PDF, Office/WPS, CSV, text, images or archives."
-                )
-                % {"name": name, "ext": ext or "?"}
-            )
-        if f.size > settings.NOTICE_MAX_FILE_BYTES:
-            errors.append(
-                _("%(name)s is %(size).1f MB; the limit is %(limit)d MB.")
-                % {
-                    "name": name,
-                    "size": f.size / 2**20,
-                    "limit": settings.NOTICE_MAX_FILE_BYTES // 2**20,
-                }
-            )
-        if f.size == 0:
-            errors.append(_("%s is empty.") % name)
-    return errors
 
 
 def _store_files(files, *, account, stored: list, notice=None, receipt=None) -> None:
@@ -158,19 +40,6 @@ def _store_files(files, *, account, stored: list, notice=None, receipt=None) -> 
         attachment.file.save(attachment.name, f, save=False)
         stored.append(attachment.file.name)
         attachment.save()
-
-
-@contextmanager
-def undo_files():
-    """Files written in a transaction that then fails are removed: nothing half-written stays."""
-    stored: list[str] = []
-    try:
-        yield stored
-    except BaseException:
-        storage = Attachment.file.field.storage
-        for path in stored:
-            storage.delete(path)
-        raise
 
 
 # --- audience -------------------------------------------------------------------

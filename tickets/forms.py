@@ -1,8 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from notices.forms import MultipleFileField
-from notices.services import check_files
+from core.files import MultipleFileField, check_files
 from tickets.models import Category, Priority
 
 TEXT = 20_000

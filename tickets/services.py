@@ -17,11 +17,12 @@ from django.utils.translation import gettext as _
 
 from accounts import scoping
 from accounts.models import Account
+from core.files import check_files, clean_file_name, undo_files
+from core.markup import render_body
 from escalation import selectors as escalation_selectors
 from escalation import services as escalation
 from escalation import sla
 from escalation.models import EntryKind
-from notices.services import check_files, clean_file_name, render_body, undo_files
 from tickets import selectors, timeline
 from tickets.models import (
     HELD_STATUSES,

@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 import pytest
 from django.core.exceptions import ValidationError
 
-from notices import services
+from core import files, markup
 from notices.models import Attachment, Notice, NoticeTarget
 from tests.notices.helpers import TITLE, draft, pdf, send
 
@@ -45,7 +45,7 @@ def assert_inert(html: str) -> None:
     parser = Tags()
     parser.feed(html)
     for tag, attrs in parser.seen:
-        assert tag in services.ALLOWED_TAGS, (tag, html)
+        assert tag in markup.ALLOWED_TAGS, (tag, html)
         for name, value in attrs.items():
             assert not name.startswith("on"), (name, html)
             assert name in {"href", "title", "align"}, (name, html)
@@ -58,7 +58,7 @@ def assert_inert(html: str) -> None:
 
 @pytest.mark.parametrize("text", PAYLOADS)
 def test_a_hostile_body_renders_inert(text):
-    assert_inert(services.render_body(text))
+    assert_inert(markup.render_body(text))
 
 
 def test_a_saved_body_is_stored_rendered_and_inert(people):
@@ -70,7 +70,7 @@ def test_a_saved_body_is_stored_rendered_and_inert(people):
 
 
 def test_safe_markdown_survives_rendering():
-    html = services.render_body("**重要** 见 [通知](https://moe.gov.cn/x)\n\n- 一\n- 二")
+    html = markup.render_body("**重要** 见 [通知](https://moe.gov.cn/x)\n\n- 一\n- 二")
     assert "<strong>重要</strong>" in html
     assert '<a href="https://moe.gov.cn/x">通知</a>' in html
     assert "<li>一</li>" in html
@@ -98,7 +98,7 @@ def test_a_hostile_title_is_kept_as_text_and_never_rendered(people):
     ],
 )
 def test_a_file_name_is_cleaned_to_an_inert_name(given, kept):
-    assert services.clean_file_name(given) == kept
+    assert files.clean_file_name(given) == kept
 
 
 def test_a_hostile_file_name_is_stored_inert(people, media_files):

@@ -9,12 +9,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import load_workbook
 
+from core.files import clean_file_name
 from core.models import Event, EventTarget
 from escalation import selectors as escalation_selectors
 from escalation import services as escalation
 from escalation.forms import parse_ranges
 from escalation.models import END_OF_DAY, DutySlot, SlaTarget
-from notices.services import clean_file_name
 from tests import factories
 from tests.tickets.helpers import MONDAY, duty, engineer, fresh, raise_ticket, routed_entries
 from tickets import selectors, services
