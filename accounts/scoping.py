@@ -21,6 +21,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 
 from accounts.models import Account, AuditEvent, Role, Unit
+from core import http
 
 
 def is_active_account(actor) -> bool:
@@ -57,6 +58,20 @@ def accounts_within(unit: Unit) -> QuerySet[Account]:
 
 def is_manager(actor) -> bool:
     return is_active_account(actor) and actor.role == Role.MANAGER
+
+
+def is_live(request) -> bool:
+    """The request's account is active, bound to a unit and has set its password: its
+    pages get the live header (counters, the socket). Every app's header counter asks,
+    so the answer is kept on the request."""
+    try:
+        return request._account_is_live
+    except AttributeError:
+        user = getattr(request, "user", None)
+        request._account_is_live = bool(
+            user is not None and is_active_account(user) and not user.must_change_password
+        )
+        return request._account_is_live
 
 
 def can_view_unit(actor, unit: Unit) -> bool:
@@ -135,7 +150,6 @@ def manager_required(view):
     return wrapper
 
 
-def public(view):
-    """Marks a view that needs no login (health checks, the login page itself)."""
-    view.permission = "public"
-    return view
+# `public` (no login needed) is defined in core, below every app, so core's health
+# views can use it too; it is offered here beside the other decorators.
+public = http.public

@@ -76,6 +76,12 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.platform",
+                # Each app adds its own header counters (core imports no app).
+                "accounts.context_processors.header",
+                "notices.context_processors.header",
+                "chat.context_processors.header",
+                "tickets.context_processors.header",
+                "roll.context_processors.header",
             ],
         },
     },

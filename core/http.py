@@ -1,3 +1,11 @@
+def public(view):
+    """Marks a view that needs no login (health checks, the login page itself). It lives
+    here, below every app, so core's own views can say so; `accounts.scoping` offers it
+    beside the other permission decorators."""
+    view.permission = "public"
+    return view
+
+
 def client_ip(request) -> str | None:
     """The peer address. Behind a reverse proxy, daphne's --proxy-headers puts the real one here."""
     return request.META.get("REMOTE_ADDR") or None

@@ -3,7 +3,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
-from accounts.scoping import public
+from core.http import public
 
 
 @public
