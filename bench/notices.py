@@ -22,9 +22,15 @@ synthetic national tree: the Ministry, 30 provinces × 10 prefectures × 10 coun
 3. Statistics. One national notice (all provinces, level school) with
    --stats-receipts receipts (1,000,000 by default on PostgreSQL, 200,000 on SQLite),
    spread over enough staff accounts per school to hold them (4 per school = 1.2M
-   accounts for 1M), ~10% acknowledged: `selectors.stats(notice, unit)` for the
-   Ministry, one province and one county, median of 5 each, against the floor
-   `SELECT count(*) FROM notices_receipt WHERE notice_id = …`.
+   accounts for 1M), ~10% acknowledged; their counters (ReceiptTally) filled once
+   from them, as the migration does. Checked first: the counters equal a recount,
+   and the Ministry's rows equal an exact count from the receipts and the tree.
+   Timed in --stats-runs interleaved rounds (default 5) after a warm-up, medians and
+   ranges: `selectors.stats(notice, unit)` and the whole statistics page (GET through
+   Django's test Client, logged in: stats, drill-down lists, template) for the
+   Ministry, one province and one county, beside the ceiling
+   `SELECT count(*) FROM notices_receipt WHERE notice_id = …`; then the audience
+   recount (AudienceTally) that a request pays at most every 5 minutes per notice.
 2b. The inbox of part 2 timed again after part 3, when notices_receipt is large.
 
 Figures only, beside their peer or ceiling; no timing is asserted. The script exits
@@ -566,7 +572,7 @@ def part_stats(tree: dict, args) -> dict:
 
     from accounts.models import Account, Unit
     from notices import selectors, services
-    from notices.models import Receipt
+    from notices.models import AudienceTally, Receipt, ReceiptTally
 
     print(f"\n== 3. Statistics of a national notice (load {load()}) ==")
     pg = connection.vendor == "postgresql"
@@ -640,6 +646,15 @@ def part_stats(tree: dict, args) -> dict:
                 units_read.add(unit_id)
                 made += 1
             Receipt.objects.bulk_create(receipts, batch_size=5000)
+        # Receipts written in bulk bypass the services that keep the counters: count
+        # them once here, as the migration does for receipts written before it.
+        ReceiptTally.objects.bulk_create(
+            [
+                ReceiptTally(notice=notice, path=path, read=r, acked=a, units_read=u)
+                for path, (r, a, u) in selectors.receipt_tallies_recounted(notice).items()
+            ],
+            batch_size=5000,
+        )
     receipts_s = time.perf_counter() - t1
     t2 = time.perf_counter()
     analyze()
@@ -666,20 +681,74 @@ def part_stats(tree: dict, args) -> dict:
             f"{len(rows_by_province)} rows, expected {want} in {PROVINCES}"
         )
 
+    if selectors.receipt_tallies(notice) != selectors.receipt_tallies_recounted(notice):
+        sys.exit("the counters differ from a recount of the receipts")
+    exact = exact_stats(notice=notice, unit=ministry)
+    if [counts(r) for r in rows_by_province] != exact:
+        sys.exit("stats(Ministry) per province differs from an exact count of the receipts")
+
     def floor_query():
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM notices_receipt WHERE notice_id = %s", [notice.pk])
             return cursor.fetchone()[0]
 
-    runs = args.stats_runs
-    floor, floor_t = median_of(floor_query, runs)
+    client = stats_client(mgr)
+    url = f"/notices/{notice.pk}/stats/"
+
+    def page(code=None):
+        response = client.get(url, {"unit": code} if code else {})
+        if response.status_code != 200:
+            sys.exit(f"GET {url} answered {response.status_code}")
+        return response
+
+    body = page().content.decode()
+    if f'id="total-read">{made}<' not in body or f'id="total-accounts">{total}<' not in body:
+        sys.exit("the statistics page does not show the receipts and the audience")
+
+    # Interleaved rounds: in each, every variant once (after one warm-up of each), so
+    # drift in the machine's load falls on all alike; medians and ranges over rounds.
+    variants = {
+        "floor": ("floor  SELECT count(*) FROM notices_receipt WHERE notice_id = …", floor_query),
+        "ministry": (
+            f"ours   stats({ministry})",
+            lambda: selectors.stats(notice=notice, unit=ministry),
+        ),
+        "ministry_page": (f"ours   GET {url} (the Ministry, whole page)", page),
+        "province": (
+            f"ours   stats({province})",
+            lambda: selectors.stats(notice=notice, unit=province),
+        ),
+        "province_page": (f"ours   GET {url}?unit={province.code}", lambda: page(province.code)),
+        "county": (f"ours   stats({county})", lambda: selectors.stats(notice=notice, unit=county)),
+        "county_page": (f"ours   GET {url}?unit={county.code}", lambda: page(county.code)),
+    }
+    for _label, fn in variants.values():
+        fn()
+    rounds = args.stats_runs
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    cpu: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(rounds):
+        for key, (_label, fn) in variants.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - t0)
+            cpu[key].append(time.process_time() - c0)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    floor = med["floor"]
     print(
-        f"floor  SELECT count(*) FROM notices_receipt WHERE notice_id = … ({floor_query():,}): "
-        f"{ms(floor)} (median of {runs}; {spread(floor_t)})"
+        f"{rounds} interleaved rounds after a warm-up; median (range) wall time, and this "
+        "process's CPU (Python) median; the database's CPU is the rest"
     )
-    results = {"receipts": made, "accounts": total, "floor_seconds": floor, "runs": runs}
-    for key, unit in (("ministry", ministry), ("province", province), ("county", county)):
-        value, values = median_of(lambda u=unit: selectors.stats(notice=notice, unit=u), runs)
+    results = {"receipts": made, "accounts": total, "floor_seconds": floor, "runs": rounds}
+    for key, (label, _fn) in variants.items():
+        ratio = "" if key == "floor" else f" = {med[key] / floor:,.1f}x the floor"
+        print(
+            f"{label}: {ms(med[key])} ({spread(times[key])}; Python CPU "
+            f"{ms(statistics.median(cpu[key]))}){ratio}"
+        )
+        results[f"{key}_seconds"] = med[key]
+        results[f"{key}_range"] = [min(times[key]), max(times[key])]
+    for unit in (ministry, province, county):
         with CaptureQueriesContext(connection) as ctx:
             total_row, listed = selectors.stats(notice=notice, unit=unit)
         per_query = ", ".join(
@@ -688,16 +757,91 @@ def part_stats(tree: dict, args) -> dict:
             if kind
         )
         print(
-            f"ours   stats({unit}): {fmt_duration(value)} (median of {runs}; {spread(values)}) "
-            f"= {value / floor:,.1f}x the floor\n"
-            f"       {len(listed)} rows; {total_row.accounts:,} accounts, {total_row.read:,} read, "
-            f"{total_row.acked:,} acked, {total_row.units:,} units; {len(ctx.captured_queries)} "
-            f"queries ({per_query})"
+            f"       stats({unit}): {len(listed)} rows; {total_row.accounts:,} accounts, "
+            f"{total_row.read:,} read, {total_row.acked:,} acked, {total_row.units:,} units; "
+            f"{len(ctx.captured_queries)} queries ({per_query})"
         )
-        results[f"{key}_seconds"] = value
         if args.explain:
             explain(f"stats({unit})", lambda u=unit: selectors.stats(notice=notice, unit=u))
+    for code in (None, province.code):
+        with CaptureQueriesContext(connection) as ctx:
+            page(code)
+        if args.explain:
+            explain(f"GET ?unit={code or ''}", lambda c=code: page(c))
+        slow = sorted(ctx.captured_queries, key=lambda q: -float(q["time"]))[:4]
+        print(
+            f"       GET ?unit={code or ''}: {len(ctx.captured_queries)} queries; slowest "
+            + ", ".join(f"{float(q['time']) * 1e3:,.0f} ms" for q in slow)
+        )
+    # The audience recount (AudienceTally, at most every AUDIENCE_MAX_AGE): timed apart.
+    recount = []
+    for _ in range(rounds):
+        AudienceTally.objects.filter(notice=notice).delete()
+        t0 = time.perf_counter()
+        selectors.audience_counted(notice)
+        recount.append(time.perf_counter() - t0)
+    print(
+        f"       the audience recount behind it (once per {selectors.AUDIENCE_MAX_AGE} per "
+        f"notice, in the request that finds it stale): {ms(statistics.median(recount))} "
+        f"({spread(recount)})"
+    )
+    results["audience_recount_seconds"] = statistics.median(recount)
     return results
+
+
+def counts(row) -> tuple:
+    return (row.accounts, row.read, row.acked, row.units, row.units_read)
+
+
+def exact_stats(*, notice, unit) -> list[tuple]:
+    """Per child of `unit`: (accounts, read, acked, units, units read), counted from the
+    tree and the receipts directly (the way stats() counted before the counters)."""
+    from django.db.models import Count, Q
+    from django.db.models.functions import Substr
+
+    from accounts import scoping
+    from accounts.models import SEGMENT
+    from notices import selectors
+    from notices.models import Receipt
+
+    prefix = len(unit.path) + SEGMENT
+    out: dict[str, list[int]] = {}
+
+    def grouped(qs, field, **aggregates):
+        return (
+            qs.filter(scoping.under(field, unit.path))
+            .annotate(child=Substr(field, 1, prefix))
+            .values("child")
+            .annotate(**aggregates)
+        )
+
+    for r in grouped(selectors.audience_accounts(notice), "unit__path", n=Count("id")):
+        out.setdefault(r["child"], [0] * 5)[0] = r["n"]
+    for r in grouped(
+        Receipt.objects.filter(notice=notice),
+        "unit_path",
+        read=Count("id"),
+        acked=Count("id", filter=Q(acked_at__isnull=False)),
+        units_read=Count("unit", distinct=True),
+    ):
+        row = out.setdefault(r["child"], [0] * 5)
+        row[1], row[2], row[4] = r["read"], r["acked"], r["units_read"]
+    for r in grouped(selectors.audience_units(notice), "path", n=Count("id")):
+        out.setdefault(r["child"], [0] * 5)[3] = r["n"]
+    return [tuple(v) for _k, v in sorted(out.items())]
+
+
+def stats_client(account):
+    """A test Client logged in as `account`: the whole request (session, middleware,
+    context processors, template), as a browser's would be served."""
+    from django.conf import settings
+    from django.test import Client
+
+    if "testserver" not in settings.ALLOWED_HOSTS:
+        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    client = Client()
+    client.force_login(account)
+    return client
 
 
 def query_kind(sql: str) -> str:
@@ -706,6 +850,10 @@ def query_kind(sql: str) -> str:
         return ""
     if 'FROM "notices_receipt"' in sql:
         return "receipts"
+    if 'FROM "notices_receipttally"' in sql:
+        return "read counters"
+    if 'FROM "notices_audiencetally"' in sql:
+        return "audience counts"
     if 'FROM "accounts_account"' in sql:
         return "accounts"
     return "units"
@@ -745,7 +893,9 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=7, help="publishing runs per variant")
     parser.add_argument("--naive-runs", type=int, default=3)
     parser.add_argument("--inbox-runs", type=int, default=20)
-    parser.add_argument("--stats-runs", type=int, default=5)
+    parser.add_argument(
+        "--stats-runs", type=int, default=5, help="interleaved rounds of part 3 (at least 3)"
+    )
     parser.add_argument(
         "--stats-receipts",
         type=int,

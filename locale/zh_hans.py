@@ -260,6 +260,7 @@ ZH.update(
         "This notice is not addressed to you.": "该通知不是发给您的。",
         "This notice does not ask for an acknowledgement.": "该通知不要求回执。",
         "The reply is longer than 2,000 characters.": "回复超过 2000 个字符。",
+        "Recipients and units counted at %(time)s (recounted every 5 minutes); read and acknowledged are live.": "接收人数和单位数统计于 %(time)s（每 5 分钟重新统计）；已读和回执数为实时数据。",
         "You have already acknowledged this notice.": "您已回执过该通知。",
         "You may not forward this notice.": "您无权转发该通知。",
         "The note is longer than 5,000 characters.": "转发说明超过 5000 个字符。",

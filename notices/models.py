@@ -115,6 +115,57 @@ class Receipt(models.Model):
         return f"{self.notice_id} read by {self.account_id}"
 
 
+class ReceiptTally(models.Model):
+    """Read and acknowledgement counters of one notice's receipts within one bucket: the
+    reader's unit when it is not a school, else the school's county. Written in the
+    transaction that writes the receipt (services.notice_mark_read / notice_acknowledge),
+    so the statistics above the county sum a few thousand of these rows instead of
+    counting the receipts. One row per county, not per notice: readers of a national
+    notice in different counties never wait for each other's row lock."""
+
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="+")
+    path = models.CharField(max_length=SEGMENT * 6)
+    read = models.PositiveIntegerField(default=0)
+    acked = models.PositiveIntegerField(default=0)
+    # Units of the bucket with at least one receipt.
+    units_read = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["notice", "path"], name="receipt_tally_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notice_id} @ {self.path}: {self.read} read, {self.acked} acked"
+
+
+class AudienceTally(models.Model):
+    """A notice's audience (active accounts and units) per bucket, as counted at
+    `counted_at`: the denominators of the statistics above the county. The audience
+    follows the tree, which the notices app does not write, so these are recounted
+    when older than selectors.AUDIENCE_MAX_AGE or when a unit was added or removed;
+    the statistics page says when."""
+
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="+")
+    path = models.CharField(max_length=SEGMENT * 6)
+    accounts = models.PositiveIntegerField(default=0)
+    units = models.PositiveIntegerField(default=0)
+    counted_at = models.DateTimeField()
+    # The unit table when counted (number of units, highest id): units are added
+    # rarely and hardly ever removed, and a change recounts at once, so `units` is
+    # the live figure, which the drill-down relies on (selectors.laggards).
+    tree_units = models.PositiveIntegerField(default=0)
+    tree_last_unit = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["notice", "path"], name="audience_tally_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notice_id} @ {self.path}: {self.accounts} accounts"
+
+
 def _attachment_path(instance, filename):
     return f"private/notices/{timezone.now():%Y/%m}/{uuid.uuid4().hex}"
 

@@ -1,21 +1,37 @@
 """Who a notice reaches, who may read it, see its statistics or forward it, and the
-reads behind the inbox and the statistics. The audience rule lives here only."""
+reads behind the inbox and the statistics. The audience rule lives here only.
+
+Guarantee: the statistics' read and acknowledgement figures and the drill-down lists
+are exact at every level; the audience figures above the county are at most
+AUDIENCE_MAX_AGE old (the total's counted_at), and concurrent recounts of them store
+one set of rows (see audience_counted)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import reduce
 from operator import or_
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import Substr
+from django.db import transaction
+from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, QuerySet, Sum, When
+from django.db.models.functions import Left, Length, Substr
 from django.http import Http404
 from django.utils import timezone
 
 from accounts import scoping
 from accounts.models import LEVEL_ORDER, SEGMENT, Account, Level, Role, Unit
 from core.events import ancestor_paths
-from notices.models import Attachment, Notice, NoticeTarget, Receipt, Reminder, Status
+from notices.models import (
+    Attachment,
+    AudienceTally,
+    Notice,
+    NoticeTarget,
+    Receipt,
+    ReceiptTally,
+    Reminder,
+    Status,
+)
 
 # --- the audience rule ------------------------------------------------------
 
@@ -231,6 +247,9 @@ class StatsRow:
     acked: int = 0
     units: int = 0
     units_read: int = 0
+    # On the total: when the audience (accounts, units) was counted, if it comes from
+    # the AudienceTally rows rather than from the tree just now.
+    counted_at: datetime | None = None
 
     @property
     def unread(self) -> int:
@@ -256,10 +275,114 @@ def stats_unit_or_404(*, account, notice: Notice, code: str | None) -> Unit:
     return unit
 
 
+# How old the audience counts of the statistics above the county may get.
+AUDIENCE_MAX_AGE = timedelta(minutes=5)
+
+
+def tally_path(*, level: str, path: str) -> str:
+    """The bucket a unit's receipts are counted in (ReceiptTally, AudienceTally): a
+    school's county (schools hang only under counties), else the unit itself."""
+    return path[:-SEGMENT] if level == Level.SCHOOL else path
+
+
+def _bucket(path_field: str, level_field: str):
+    """tally_path in SQL."""
+    return Case(
+        When(
+            **{level_field: Level.SCHOOL},
+            then=Left(path_field, Length(path_field) - SEGMENT),
+        ),
+        default=F(path_field),
+    )
+
+
+def receipt_tallies(notice: Notice) -> dict[str, tuple[int, int, int]]:
+    """The notice's stored counters: bucket path → (read, acked, units with a reader)."""
+    return {
+        t.path: (t.read, t.acked, t.units_read)
+        for t in ReceiptTally.objects.filter(notice=notice)
+        if t.read or t.acked or t.units_read
+    }
+
+
+def receipt_tallies_recounted(notice: Notice) -> dict[str, tuple[int, int, int]]:
+    """What receipt_tallies must say, counted from the receipts themselves (for checks,
+    and for loading receipts written in bulk outside the services)."""
+    return {
+        r["bucket"]: (r["read"], r["acked"], r["units_read"])
+        for r in Receipt.objects.filter(notice=notice)
+        .annotate(bucket=_bucket("unit_path", "unit__level"))
+        .values("bucket")
+        .annotate(
+            read=Count("id"),
+            acked=Count("id", filter=Q(acked_at__isnull=False)),
+            units_read=Count("unit", distinct=True),
+        )
+        .order_by()
+    }
+
+
+def audience_counted(notice: Notice) -> datetime:
+    """When the notice's AudienceTally rows were counted, recounting them first when
+    missing, older than AUDIENCE_MAX_AGE, or counted before a unit was added or
+    removed. A cache of two grouped reads of the tree (a national notice's take about
+    a second), kept in the database so that every process shares it; concurrent
+    recounts store the same figures once."""
+    now = timezone.now()
+    # Read before counting: a unit committed in between changes it again, so the
+    # next look recounts rather than trusting a count that may lack the unit.
+    tree = Unit.objects.aggregate(n=Count("id"), last=Max("id"))
+    stored = (
+        AudienceTally.objects.filter(notice=notice)
+        .values_list("counted_at", "tree_units", "tree_last_unit")
+        .first()
+    )
+    if stored is not None and stored[0] > now - AUDIENCE_MAX_AGE:
+        if stored[1:] == (tree["n"], tree["last"] or 0):
+            return stored[0]
+    buckets: dict[str, AudienceTally] = {}
+
+    def bucket(path: str) -> AudienceTally:
+        if path not in buckets:
+            buckets[path] = AudienceTally(
+                notice=notice,
+                path=path,
+                counted_at=now,
+                tree_units=tree["n"],
+                tree_last_unit=tree["last"] or 0,
+            )
+        return buckets[path]
+
+    for r in (
+        audience_accounts(notice)
+        .annotate(bucket=_bucket("unit__path", "unit__level"))
+        .values("bucket")
+        .annotate(n=Count("id"))
+    ):
+        bucket(r["bucket"]).accounts = r["n"]
+    for r in (
+        audience_units(notice)
+        .annotate(bucket=_bucket("path", "level"))
+        .values("bucket")
+        .annotate(n=Count("id"))
+    ):
+        bucket(r["bucket"]).units = r["n"]
+    with transaction.atomic():
+        AudienceTally.objects.filter(notice=notice).delete()
+        AudienceTally.objects.bulk_create(buckets.values(), ignore_conflicts=True)
+    return now
+
+
 def stats(*, notice: Notice, unit: Unit) -> tuple[StatsRow, list[StatsRow]]:
     """Totals under `unit` and one row per child unit: audience accounts, read and
-    acknowledged, and audience units with at least one reader. A few grouped
-    queries whatever the size of the audience."""
+    acknowledged, and audience units with at least one reader.
+
+    A county or a school is counted exactly from the tree and the receipts (a few
+    thousand rows at most). Above the county, the unit's own accounts are counted so,
+    and its children are summed from the buckets below it: read and acknowledged from
+    the ReceiptTally counters (exact, kept with the receipts), the audience from the
+    AudienceTally rows (at most AUDIENCE_MAX_AGE old; the total's counted_at says
+    when). Either way a few grouped queries, whatever the size of the audience."""
     prefix = len(unit.path) + SEGMENT
     children = {c.path: c for c in unit.children.all()}
     rows = {path: StatsRow(unit=c) for path, c in children.items()}
@@ -268,9 +391,21 @@ def stats(*, notice: Notice, unit: Unit) -> tuple[StatsRow, list[StatsRow]]:
     def row(path: str) -> StatsRow:
         return rows.get(path) or own
 
+    exact = unit.level in (Level.COUNTY, Level.SCHOOL)
+    counted_at = None
+    if exact:
+        accounts_q = scoping.under("unit__path", unit.path)
+        receipts_q = scoping.under("unit_path", unit.path)
+        units_q = scoping.under("path", unit.path)
+    else:
+        accounts_q, receipts_q, units_q = (
+            Q(unit__path=unit.path),
+            Q(unit_path=unit.path),
+            Q(path=unit.path),
+        )
     accounts = (
         audience_accounts(notice)
-        .filter(scoping.under("unit__path", unit.path))
+        .filter(accounts_q)
         .annotate(child=Substr("unit__path", 1, prefix))
         .values("child")
         .annotate(n=Count("id"))
@@ -278,7 +413,7 @@ def stats(*, notice: Notice, unit: Unit) -> tuple[StatsRow, list[StatsRow]]:
     for r in accounts:
         row(r["child"]).accounts += r["n"]
     receipts = (
-        Receipt.objects.filter(scoping.under("unit_path", unit.path), notice=notice)
+        Receipt.objects.filter(receipts_q, notice=notice)
         .annotate(child=Substr("unit_path", 1, prefix))
         .values("child")
         .annotate(
@@ -294,16 +429,38 @@ def stats(*, notice: Notice, unit: Unit) -> tuple[StatsRow, list[StatsRow]]:
         target.units_read += r["units_read"]
     units = (
         audience_units(notice)
-        .filter(scoping.under("path", unit.path))
+        .filter(units_q)
         .annotate(child=Substr("path", 1, prefix))
         .values("child")
         .annotate(n=Count("id"))
     )
     for r in units:
         row(r["child"]).units += r["n"]
+    if not exact:
+        counted_at = audience_counted(notice)
+        below = scoping.under("path", unit.path) & ~Q(path=unit.path)
+        for r in (
+            AudienceTally.objects.filter(below, notice=notice)
+            .annotate(child=Substr("path", 1, prefix))
+            .values("child")
+            .annotate(accounts=Sum("accounts"), units=Sum("units"))
+        ):
+            target = row(r["child"])
+            target.accounts += r["accounts"]
+            target.units += r["units"]
+        for r in (
+            ReceiptTally.objects.filter(below, notice=notice)
+            .annotate(child=Substr("path", 1, prefix))
+            .values("child")
+            .annotate(read=Sum("read"), acked=Sum("acked"), units_read=Sum("units_read"))
+        ):
+            target = row(r["child"])
+            target.read += r["read"]
+            target.acked += r["acked"]
+            target.units_read += r["units_read"]
     listed = [r for r in rows.values() if r.accounts or r.units]
     listed.sort(key=lambda r: r.unit.code)
-    total = StatsRow(unit=unit)
+    total = StatsRow(unit=unit, counted_at=counted_at)
     for r in [own, *listed]:
         for field in ("accounts", "read", "acked", "units", "units_read"):
             setattr(total, field, getattr(total, field) + getattr(r, field))
@@ -322,8 +479,12 @@ def laggards(*, notice: Notice, unit: Unit, mode: str = "unread", limit: int = 5
         audience_units(notice)
         .filter(scoping.under("path", unit.path))
         .exclude(Exists(done.filter(unit=OuterRef("pk"))))
-        .order_by("path")[:limit]
+        .order_by("path")
     )
+    if mode == "unread" and unit.level not in (Level.COUNTY, Level.SCHOOL):
+        lagging = _unread_units_above_county(notice=notice, unit=unit, units=units, limit=limit)
+    else:
+        lagging = list(units[:limit])
     people = (
         audience_accounts(notice)
         .filter(scoping.under("unit__path", unit.path))
@@ -331,7 +492,41 @@ def laggards(*, notice: Notice, unit: Unit, mode: str = "unread", limit: int = 5
         .select_related("unit")
         .order_by("unit__path", "username")[:limit]
     )
-    return list(units), list(people)
+    return lagging, list(people)
+
+
+def _unread_units_above_county(*, notice: Notice, unit: Unit, units, limit: int) -> list[Unit]:
+    """`units` (the unread audience units under `unit`, in path order), looked for only in
+    buckets where fewer units have a reader than the audience holds: a national
+    notice's complete counties are skipped instead of checking each of their schools.
+    Exact, as AudienceTally.units is the live count of units (see audience_counted) and
+    ReceiptTally.units_read the exact count of units read. Each incomplete bucket holds
+    at least one unread unit, so `limit` of them are found in at most `limit` buckets."""
+    audience_counted(notice)
+    below = scoping.under("path", unit.path)
+    have = {
+        t.path: t.units
+        for t in AudienceTally.objects.filter(below, notice=notice, units__gt=0).only(
+            "path", "units"
+        )
+    }
+    read = dict(ReceiptTally.objects.filter(below, notice=notice).values_list("path", "units_read"))
+    incomplete = sorted(path for path, n in have.items() if read.get(path, 0) < n)
+    found: list[Unit] = []
+    for start in range(0, len(incomplete), 50):
+        chunk = incomplete[start : start + 50]
+        counties = set(
+            Unit.objects.filter(path__in=chunk, level=Level.COUNTY).values_list("path", flat=True)
+        )
+        # A bucket is a county's subtree (the county and its schools), or a unit
+        # above the county on its own.
+        ranges = [
+            scoping.under("path", path) if path in counties else Q(path=path) for path in chunk
+        ]
+        found += units.filter(reduce(or_, ranges))[: limit - len(found)]
+        if len(found) >= limit:
+            break
+    return found
 
 
 def replies(*, notice: Notice, unit: Unit):

@@ -1,13 +1,16 @@
 """Writes for notices: drafts, publishing, receipts, acknowledgements, forwarding and
-reminders. Each runs in one transaction and announces itself through core.events."""
+reminders. Each runs in one transaction and announces itself through core.events.
+
+Guarantee: a notice's ReceiptTally rows equal a recount of its receipts in every
+committed state (see _count_read)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,7 +21,17 @@ from core import events
 from core.files import check_files, clean_file_name, undo_files
 from core.markup import render_body
 from notices import selectors
-from notices.models import Attachment, Notice, NoticeTarget, Priority, Receipt, Reminder, Status
+from notices.models import (
+    Attachment,
+    AudienceTally,
+    Notice,
+    NoticeTarget,
+    Priority,
+    Receipt,
+    ReceiptTally,
+    Reminder,
+    Status,
+)
 
 # --- body and files -----------------------------------------------------------
 # The Markdown and upload rules are shared with tickets and chat, so they live in core.
@@ -75,6 +88,8 @@ def resolve_audience(
 
 def _set_targets(notice: Notice, roots: list[Unit]) -> None:
     notice.targets.all().delete()
+    # A draft's audience may change with its targets, levels or managers-only flag.
+    AudienceTally.objects.filter(notice=notice).delete()
     NoticeTarget.objects.bulk_create(
         [NoticeTarget(notice=notice, unit=u, path=u.path) for u in roots]
     )
@@ -232,11 +247,54 @@ def notice_mark_read(*, account, notice: Notice) -> Receipt | None:
         return existing
     try:
         with transaction.atomic():
-            return Receipt.objects.create(
+            receipt = Receipt.objects.create(
                 notice=notice, account=account, unit=account.unit, unit_path=account.unit.path
             )
+            _count_read(receipt, unit=account.unit)
+            return receipt
     except IntegrityError:  # the same person opened it in two tabs at once
         return selectors.receipt_of(account=account, notice=notice)
+
+
+# The counters behind the statistics (models.ReceiptTally). Guarantee: in every
+# committed state, a notice's tally rows equal a recount of its receipts (read,
+# acknowledged, units with a reader, per bucket). Each change of a receipt adds to
+# its bucket's row in the receipt's own transaction, so a rolled-back receipt leaves
+# no count, and a receipt is created once (unique constraint) and acknowledged once
+# (row lock), so nothing counts twice.
+
+
+def _bump_tally(*, notice_id: int, path: str, read: int, acked: int) -> None:
+    """Add to a bucket's counters, creating its row on first use.
+
+    One INSERT … ON CONFLICT DO UPDATE, on PostgreSQL and SQLite alike: the ORM has
+    no increment-or-create (update_or_create reads first and races, and
+    bulk_create(update_conflicts=…) cannot add to the stored value). The statement
+    leaves the row locked until commit, which _count_read relies on."""
+    with connection.cursor() as cursor:
+        cursor.execute(_BUMP_TALLY, [notice_id, path, read, acked])
+
+
+_BUMP_TALLY = (
+    "INSERT INTO notices_receipttally AS t (notice_id, path, read, acked, units_read) "
+    "VALUES (%s, %s, %s, %s, 0) ON CONFLICT (notice_id, path) DO UPDATE SET "
+    "read = t.read + excluded.read, acked = t.acked + excluded.acked"
+)
+
+
+def _count_read(receipt: Receipt, *, unit: Unit) -> None:
+    path = selectors.tally_path(level=unit.level, path=receipt.unit_path)
+    _bump_tally(notice_id=receipt.notice_id, path=path, read=1, acked=0)
+    # Is this the unit's first reader? Asked only now, holding the bucket's row lock,
+    # and all receipts of a unit share one bucket: a concurrent reader of the same
+    # unit either committed before we got the lock (and READ COMMITTED's next
+    # statement sees its receipt) or waits for our commit and then sees ours.
+    # Exactly one of them counts the unit.
+    others = Receipt.objects.filter(notice_id=receipt.notice_id, unit_id=receipt.unit_id)
+    if not others.exclude(pk=receipt.pk).exists():
+        ReceiptTally.objects.filter(notice_id=receipt.notice_id, path=path).update(
+            units_read=F("units_read") + 1
+        )
 
 
 def notice_acknowledge(*, account, notice: Notice, reply: str = "", files=()) -> Receipt:
@@ -258,6 +316,12 @@ def notice_acknowledge(*, account, notice: Notice, reply: str = "", files=()) ->
             raise ValidationError(_("You have already acknowledged this notice."))
         receipt.acked_at, receipt.reply = timezone.now(), reply
         receipt.save(update_fields=["acked_at", "reply"])
+        _bump_tally(
+            notice_id=notice.pk,
+            path=selectors.tally_path(level=receipt.unit.level, path=receipt.unit_path),
+            read=0,
+            acked=1,
+        )
         _store_files(files, account=account, stored=stored, receipt=receipt)
         events.publish(
             kind="notice.acknowledged",
