@@ -11,3 +11,7 @@ class NoticesConfig(AppConfig):
         from notices import selectors
 
         filters.register("notice.reminder", selectors.reminder_applies)
+
+        from accounts import demo
+
+        demo.register("notices.demo.seed")

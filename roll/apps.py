@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class RollConfig(AppConfig):
     name = "roll"
     verbose_name = _("Problem records")
+
+    def ready(self):
+        from accounts import demo
+
+        demo.register("roll.demo.seed")
