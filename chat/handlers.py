@@ -37,34 +37,49 @@ def _int(value) -> int | None:
 
 
 def _send(account, content) -> dict:
+    client_id = content.get("client_id")
+    # Every answer names the client's id, so a browser with several posts in flight
+    # matches a refusal or an ack to its post (only a short string is echoed back).
+    echo = (
+        {"client_id": client_id}
+        if isinstance(client_id, str) and 0 < len(client_id) <= services.CLIENT_ID_MAX
+        else {}
+    )
     room_id = _int(content.get("room"))
     if room_id is None:
-        return {"type": "error", "code": "malformed", "detail": "room must be a room id"}
+        return {"type": "error", "code": "malformed", "detail": "room must be a room id"} | echo
     room = Room.objects.select_related("unit").filter(pk=room_id).first()
     if room is None:
-        return {"type": "error", "code": "not_a_member", "room": room_id}
+        return {"type": "error", "code": "not_a_member", "room": room_id} | echo
     try:
         # message_post checks membership itself: no second lookup here.
-        message = services.message_post(account=account, room=room, body=content.get("body"))
+        message = services.message_post(
+            account=account, room=room, body=content.get("body"), client_id=client_id
+        )
     except services.NotAMember:
-        return {"type": "error", "code": "not_a_member", "room": room_id}
+        return {"type": "error", "code": "not_a_member", "room": room_id} | echo
     except PermissionDenied as exc:
-        return {"type": "error", "code": "forbidden", "room": room_id, "detail": str(exc)}
+        return {"type": "error", "code": "forbidden", "room": room_id, "detail": str(exc)} | echo
     except ValidationError as exc:
         return {
             "type": "error",
             "code": "invalid",
             "room": room_id,
             "detail": " ".join(exc.messages),
-        }
+        } | echo
     except services.RateLimited as exc:
         return {
             "type": "error",
             "code": "rate_limited",
             "room": room_id,
             "retry_after": exc.retry_after,
-        }
-    return {"type": "chat.sent", "room": room_id, "seq": message.seq, "message_id": message.pk}
+        } | echo
+    return {
+        "type": "chat.sent",
+        "room": room_id,
+        "seq": message.seq,
+        "message_id": message.pk,
+    } | echo
 
 
 def _sync(account, content) -> list[dict]:

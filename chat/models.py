@@ -104,9 +104,20 @@ class Message(models.Model):
     removed_by = models.ForeignKey(
         Account, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # The id the author's client gave the post (chat.send's `client_id`): a resend after
+    # a lost `chat.sent` finds the stored message instead of storing a second copy.
+    # NULL for a post without one (old clients, imports): the unique constraint skips it.
+    client_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["room", "seq"], name="message_seq_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["room", "seq"], name="message_seq_unique"),
+            models.UniqueConstraint(
+                fields=["author", "client_id"],
+                condition=Q(client_id__isnull=False),
+                name="message_client_id_once_per_author",
+            ),
+        ]
         ordering = ["room", "seq"]
 
     def __str__(self) -> str:

@@ -1,6 +1,10 @@
 """Writes for chat: rooms, membership, messages with per-room sequence numbers,
 edits and removals, read positions and presence. Messages are stored first and
-pushed to the room's group after commit."""
+pushed to the room's group after commit.
+
+Guarantees: a room's sequence numbers never repeat or skip (its row lock orders the
+posts), and a post carrying a client id is stored once per author however often it is
+resent, concurrently or not (looked up under that lock; a unique constraint behind it)."""
 
 from __future__ import annotations
 
@@ -42,6 +46,9 @@ RATE_LIMIT = 20  # messages
 RATE_WINDOW = 10  # seconds
 PRESENCE_TTL = 70  # seconds: two missed 30 s heartbeats and a little slack
 MENTION = re.compile(r"@([\w.\-]{2,40})")
+# A browser's message id (a UUID, or any id of its own): printable ASCII, no spaces.
+CLIENT_ID_MAX = 64
+CLIENT_ID = re.compile(rf"[\x21-\x7e]{{1,{CLIENT_ID_MAX}}}")
 
 
 class NotAMember(PermissionDenied):
@@ -301,8 +308,40 @@ def _push(room_id: int, frame: dict) -> None:
         logging.getLogger(__name__).warning("could not push chat frame", exc_info=True)
 
 
-def message_post(*, account, room: Room, body, files=()) -> Message:
-    """Store the message (and its files) with the room's next sequence number, then push it."""
+def _validate_client_id(client_id) -> str | None:
+    if client_id is None:
+        return None
+    if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
+        raise ValidationError(
+            _("The client id must be 1 to 64 printable ASCII characters without spaces.")
+        )
+    return client_id
+
+
+def _posted(account, room: Room, client_id: str) -> Message | None:
+    """The message this author already stored under `client_id`; refused if it went to
+    another room (the id names one post, not one per room)."""
+    message = Message.objects.filter(author=account, client_id=client_id).first()
+    if message is not None and message.room_id != room.pk:
+        raise ValidationError(_("This client id was already used for a message in another room."))
+    return message
+
+
+def message_post(*, account, room: Room, body, files=(), client_id=None) -> Message:
+    """Store the message (and its files) with the room's next sequence number, then push it.
+
+    With `client_id`, a post is stored once per author: a resend of an id already stored
+    returns that message (same seq, same id) and pushes nothing again. A resend that
+    overtakes its first copy waits on the room's row lock and finds it there, so it burns
+    no sequence number; the unique constraint settles a race the lock does not order (two
+    rooms, or a database without row locks)."""
+    client_id = _validate_client_id(client_id)
+    if client_id is not None:
+        # A resend after a lost chat.sent: answered before the rate limit or any check
+        # that may have changed since the first copy was stored.
+        existing = _posted(account, room, client_id)
+        if existing is not None:
+            return existing
     refusal = selectors.post_refusal(account, room)
     if refusal == "not_a_member":
         raise NotAMember(_("You are not a member of this room."))
@@ -317,9 +356,31 @@ def message_post(*, account, room: Room, body, files=()) -> Message:
         raise ValidationError(errors)
     _rate_check(account)
     mentioned = _mentioned(room, body)
+    try:
+        return _store(
+            account=account,
+            room=room,
+            body=body,
+            files=files,
+            client_id=client_id,
+            mentioned=mentioned,
+        )
+    except IntegrityError:
+        existing = _posted(account, room, client_id) if client_id is not None else None
+        if existing is None:
+            raise
+        return existing
+
+
+def _store(*, account, room: Room, body: str, files, client_id, mentioned) -> Message:
     with uploads.undo_files() as stored, transaction.atomic():
         # The row lock orders concurrent posts: sequence numbers never repeat or skip.
         locked = Room.objects.select_for_update().get(pk=room.pk)
+        if client_id is not None:
+            # Looked up again under the lock: a copy committed meanwhile is now visible.
+            existing = _posted(account, room, client_id)
+            if existing is not None:
+                return existing
         locked.last_seq += 1
         locked.save(update_fields=["last_seq"])
         message = Message.objects.create(
@@ -329,6 +390,7 @@ def message_post(*, account, room: Room, body, files=()) -> Message:
             body=body,
             body_html=render(body),
             mentions=[a.pk for a in mentioned],
+            client_id=client_id,
         )
         for f in files:
             item = MessageFile(message=message, name=uploads.clean_file_name(f.name), size=f.size)

@@ -1,6 +1,8 @@
 """Chat pages. Each view states its permission with an `accounts.scoping` decorator and
 checks room membership through `chat.selectors`; writes go through `chat.services`."""
 
+import uuid
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, JsonResponse
@@ -51,6 +53,7 @@ def room(request, pk):
             if manage and current.kind == RoomKind.REGION
             else None,
             "max_length": services.MAX_MESSAGE,
+            "client_id": uuid.uuid4().hex,
         },
     )
 
@@ -75,6 +78,9 @@ def post(request, pk):
             room=current,
             body=request.POST.get("body", ""),
             files=request.FILES.getlist("files"),
+            # The form's id for this post: a second submit of the same form (a double
+            # click, a resubmit after a lost answer) finds the stored message.
+            client_id=request.POST.get("client_id") or None,
         )
     except (ValidationError, PermissionDenied) as exc:
         for message in getattr(exc, "messages", [str(exc)]):

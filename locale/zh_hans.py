@@ -395,6 +395,16 @@ ZH.update(
     }
 )
 ZH.update({"Attach files": "添加附件"})
+# chat: posts kept until acknowledged (issue 12)
+ZH.update(
+    {
+        "sending…": "发送中…",
+        "not sent": "未发送",
+        "Send again": "重新发送",
+        "The client id must be 1 to 64 printable ASCII characters without spaces.": "客户端消息编号须为 1 至 64 个不含空格的可打印 ASCII 字符。",
+        "This client id was already used for a message in another room.": "此客户端消息编号已用于另一个群的消息。",
+    }
+)
 
 # --- support tickets and escalation -------------------------------------------------
 ZH.update(

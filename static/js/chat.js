@@ -1,6 +1,6 @@
 // The chat page on top of the one socket (realtime.js): live messages by sequence
 // number, sync after every (re)connect, infinite scroll back, read position,
-// presence heartbeats and the member list.
+// presence heartbeats, the member list, and posts kept until the server acknowledges them.
 "use strict";
 (function () {
   const chat = document.getElementById("chat");
@@ -24,6 +24,48 @@
   document.addEventListener("platform:open", beat);
   document.addEventListener("visibilitychange", beat);
   setInterval(beat, 30000);
+
+  // Posts kept until their chat.sent arrives: in this tab's sessionStorage (a reload or
+  // another page of the tab keeps them) and, on the room's page, in the list as
+  // "sending…". Each carries a client_id the server stores once per author, so after
+  // every (re)connect every unacknowledged post is simply sent again: a post stored
+  // whose ack was lost is answered with the same seq, never stored twice.
+  const PENDING = "xj.chatPending";
+  let pending = [];
+  try { pending = JSON.parse(sessionStorage.getItem(PENDING) || "[]").filter((p) => p && typeof p.id === "string"); } catch (_) { pending = []; }
+  function savePending() {
+    try { sessionStorage.setItem(PENDING, JSON.stringify(pending)); } catch (_) { /* full or disabled: the list still holds them */ }
+  }
+  function newClientId() {
+    // getRandomValues works on plain http too (randomUUID needs a secure context).
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  function transmit(post) {
+    if (window.platformSocket) window.platformSocket.send({ type: "chat.send", room: post.room, body: post.body, client_id: post.id });
+  }
+  const pendingById = (id) => pending.find((p) => p.id === id);
+  let pendingChanged = () => {}; // the room page redraws a post's line
+  document.addEventListener("platform:open", () => {
+    for (const post of pending) if (post.state === "sending") transmit(post);
+  });
+  document.addEventListener("platform:event", (event) => {
+    const frame = event.detail;
+    const post = typeof frame.client_id === "string" ? pendingById(frame.client_id) : null;
+    if (!post) return;
+    if (frame.type === "chat.sent") {
+      pending = pending.filter((p) => p !== post);
+      post.state = "sent";
+      post.seq = frame.seq;
+    } else if (frame.type === "error" && frame.code === "rate_limited") {
+      setTimeout(() => { if (pendingById(post.id)) transmit(post); }, 1000 * Number(frame.retry_after || 1));
+    } else if (frame.type === "error") {
+      post.state = "refused";
+      post.reason = frame.detail || frame.code;
+    } else return;
+    savePending();
+    pendingChanged(post);
+  });
 
   const roomId = chat ? Number(chat.dataset.room) : null;
   const list = document.getElementById("messages");
@@ -112,11 +154,14 @@
     }
     if (!existing) {
       // Keep sequence order even if frames arrive out of order.
-      const after = [...list.children].find((li) => Number(li.dataset.seq) > frame.seq);
+      // Own posts not yet in the room's order ("sending…") stay below every message.
+      const after = [...list.children].find((li) => !li.dataset.seq || Number(li.dataset.seq) > frame.seq);
       list.insertBefore(item, after || null);
       const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 200;
       if (nearBottom || frame.seq > lastSeq) list.scrollTop = list.scrollHeight;
     }
+    const posted = list.querySelector(`li.pending[data-acked-seq="${Number(frame.seq)}"]`);
+    if (posted) posted.remove();
     if (frame.seq > lastSeq) lastSeq = frame.seq;
     if (!firstSeq || frame.seq < firstSeq) firstSeq = frame.seq;
     held.add(frame.seq);
@@ -141,19 +186,87 @@
     setTimeout(() => box.classList.add("hidden"), 6000);
   }
 
+  // This room's own posts not yet acknowledged, as lines below the messages: "sending…",
+  // or refused with the reason and a choice to send again or edit. Once acknowledged a
+  // line waits for its chat.message (live or by sync), which takes its place.
+  function button(label, action) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "link";
+    b.textContent = label;
+    b.addEventListener("click", action);
+    return b;
+  }
+  function drawPending(post) {
+    if (post.room !== roomId) return;
+    let item = list.querySelector(`li.pending[data-client-id="${CSS.escape(post.id)}"]`);
+    if (post.state === "sent") {
+      if (!item) return;
+      if (held.has(post.seq)) { item.remove(); return; }
+      item.dataset.ackedSeq = String(post.seq);
+      item.classList.remove("refused");
+      const status = item.querySelector(".status");
+      if (status) status.remove();
+      return;
+    }
+    if (!item) {
+      item = document.createElement("li");
+      item.className = "pending";
+      item.dataset.clientId = post.id;
+      list.appendChild(item);
+      list.scrollTop = list.scrollHeight;
+    }
+    item.classList.toggle("refused", post.state === "refused");
+    const text = document.createElement("div");
+    text.className = "text";
+    text.textContent = post.body;
+    const status = document.createElement("div");
+    if (post.state === "refused") {
+      status.className = "status field-error";
+      status.append(`${t("Unsent")}: ${post.reason || ""} `);
+      status.append(button(t("Resend"), () => {
+        post.state = "sending";
+        delete post.reason;
+        savePending();
+        drawPending(post);
+        transmit(post);
+      }), " ", button(t("EditUnsent"), () => {
+        // Back into the composer; sent again it is a new post with a new id.
+        pending = pending.filter((p) => p !== post);
+        savePending();
+        item.remove();
+        const box = composer && composer.querySelector("textarea");
+        if (box) { box.value = post.body; box.focus(); }
+      }));
+    } else {
+      status.className = "status hint";
+      status.textContent = t("Sending");
+    }
+    item.replaceChildren(text, status);
+  }
+  pendingChanged = drawPending;
+
   const composer = document.getElementById("composer");
+  pending.forEach(drawPending);
   if (composer) {
     const input = composer.querySelector("textarea");
     const picker = composer.querySelector('input[type="file"]');
     composer.addEventListener("submit", (event) => {
       const body = input.value.trim();
-      // Files go up with the form (multipart); the socket carries text only.
+      // Files go up with the form (multipart; its hidden client_id makes a second
+      // submit harmless); the socket carries text only.
       if (picker && picker.files.length) return;
       if (!body) { event.preventDefault(); return; }
-      if (window.platformSocket && window.platformSocket.send({ type: "chat.send", room: roomId, body })) {
-        event.preventDefault();
-        input.value = "";
-      } // otherwise the form posts normally: nothing is lost while the socket is down
+      if (!window.platformSocket) return; // no socket on this page: the form posts
+      event.preventDefault();
+      // Kept as "sending…" until chat.sent: sent now if the socket is open, else as
+      // soon as it opens again. The input is free for the next post.
+      const post = { id: newClientId(), room: roomId, body, state: "sending" };
+      pending.push(post);
+      savePending();
+      drawPending(post);
+      transmit(post);
+      input.value = "";
     });
     input.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); composer.requestSubmit(); }

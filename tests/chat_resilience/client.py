@@ -189,17 +189,19 @@ class ChatClient:
 
     # --- requests --------------------------------------------------------------------
 
-    async def send(self, body: str) -> str:
+    async def send(self, body: str, *, client_id: str | None = None) -> str:
         """One attempt: "sent", "closed" (no answer: unknown whether it was stored) or the
-        error code. Rate limits are waited out and retried within the attempt."""
+        error code. Rate limits are waited out and retried within the attempt. With a
+        `client_id` (as the browser sends) a resend is stored once."""
+        frame = {"type": "chat.send", "room": self.room, "body": body}
+        if client_id is not None:
+            frame["client_id"] = client_id
         for _ in range(SEND_ATTEMPTS):
             if not self.open:
                 return "closed"
             self.attempts[body] += 1
             try:
-                await self.ws.send(
-                    json.dumps({"type": "chat.send", "room": self.room, "body": body})
-                )
+                await self.ws.send(json.dumps(frame))
             except websockets.ConnectionClosed:
                 pass
             reply = await self._reply()
