@@ -81,6 +81,8 @@ class ChatClient:
         self.acks: dict[str, list[tuple[int, int]]] = defaultdict(list)  # body -> (seq, id)
         self.errors: list[tuple[str, str, dict]] = []  # (phase, body, error frame)
         self.pending: list[str] = []  # bodies still to (re)send
+        # Send every post with a client id made from its body, as a browser tab does.
+        self.client_ids = False
         self.other_frames: Counter = Counter()
 
     # --- connection ------------------------------------------------------------------
@@ -194,6 +196,8 @@ class ChatClient:
         error code. Rate limits are waited out and retried within the attempt. With a
         `client_id` (as the browser sends) a resend is stored once."""
         frame = {"type": "chat.send", "room": self.room, "body": body}
+        if client_id is None and self.client_ids:
+            client_id = body.replace(" ", "/")  # one id per body: the tests' bodies are unique
         if client_id is not None:
             frame["client_id"] = client_id
         for _ in range(SEND_ATTEMPTS):
