@@ -71,6 +71,11 @@ class Unit(models.Model):
         segments = [self.path[i : i + SEGMENT] for i in range(0, len(self.path), SEGMENT)]
         return [s.lstrip("0") or MINISTRY_CODE for s in segments[:-1]]
 
+    @property
+    def ancestor_paths(self) -> list[str]:
+        """The paths of this unit and of every unit above it, root first."""
+        return [self.path[:i] for i in range(SEGMENT, len(self.path) + 1, SEGMENT)]
+
 
 class Role(models.TextChoices):
     STAFF = "staff", _("Staff")

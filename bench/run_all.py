@@ -29,6 +29,7 @@ BENCHMARKS = [
     "tickets/sweep.py",
     "roll/intake.py",
     "tickets/http_create.py",
+    "events_overlap.py",
 ]
 # These load data with COPY, lock rows, or sit beside a PostgreSQL peer.
 POSTGRES_ONLY = {
@@ -37,6 +38,7 @@ POSTGRES_ONLY = {
     "tickets/sweep.py",
     "roll/intake.py",
     "tickets/http_create.py",
+    "events_overlap.py",
 }
 
 
@@ -345,6 +347,22 @@ def summarise(results: dict) -> None:
                     f"CPU per ticket {r['cpu_ratio_median']:.2f}x; median of {r['rounds']} rounds",
                 ),
             ]
+    if "events_overlap.py" in results:
+        r = results["events_overlap.py"]
+        db = r["database"]
+        for key, label in (("ours", "sequencer (ours)"), ("old", "one lock to commit (old)")):
+            if key in r:
+                one, many, ratio = r[key]["1"], r[key][str(r["workers"])], r[key]["ratio"]
+                rows.append(
+                    (
+                        f"events, publish + 50 ms before commit, {r['workers']} places vs 1: "
+                        + label,
+                        f"{many['per_second']['median']:,.0f} vs "
+                        f"{one['per_second']['median']:,.0f} events/s",
+                        f"ratio {ratio['median']:.2f}x [{ratio['min']:.2f}–{ratio['max']:.2f}]"
+                        + (" (target ≥ 6x)" if key == "ours" else ""),
+                    )
+                )
     if results:
         print(f"database: {db['backend']} ({db['version']})")
         widths = [max(len(row[i]) for row in rows) for i in range(3)]

@@ -135,6 +135,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
+    # Writers number their own events after commit; this only catches a writer that
+    # died in between (core/events.py).
+    "sequence-events": {
+        "task": "core.tasks.sequence_events",
+        "schedule": 10.0,
+    },
     "publish-scheduled-notices": {
         "task": "notices.tasks.publish_due_notices",
         "schedule": 60.0,

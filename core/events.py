@@ -1,5 +1,14 @@
 """The one publishing module: store an event, then push it after commit.
 
+The guarantee it keeps: an event's `seq` (the id clients see, resume from and frames
+carry) becomes visible in increasing order, so a client that has seen seq N never later
+meets a committed event with a seq below N, and one resuming from N never misses an
+event and never gets one twice (it drops the overlap's repeats). Writers do not share
+a lock for it: each INSERTs its events with seq NULL; after commit `sequence_pending`
+numbers every committed unnumbered row in one short transaction under an advisory
+lock, which it holds only for that statement and its commit (see
+docs/architecture.md, "Ordering events without a shared lock").
+
 A connected account joins a handful of groups derived from its place in the tree:
 
 - `acct.<id>`                      — events for this account alone;
@@ -16,24 +25,28 @@ with the pub/sub channel layer each group send is one Redis PUBLISH.
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
-from accounts.models import SEGMENT, Account, Unit
 from core.models import Event, EventTarget
 
 log = logging.getLogger(__name__)
 
-# How far before a client's last id a replay starts: a live event can reach a client
-# a moment before an earlier one published by another process; the client drops ids
-# it has already seen, so the overlap costs nothing but closes that gap.
+# How far before a client's last seq a replay starts. Seqs become visible in order
+# (the sequencer's commits are serialised), but each writer pushes its own events after
+# its own sequencing, so two processes' pushes can reach a socket out of order by a few
+# milliseconds: seq 105 live before 104. A client that disconnects in between resumes
+# from 105; the overlap gives it 104. It drops seqs it has already seen, so the overlap
+# costs nothing but closes that gap.
 REPLAY_OVERLAP = 200
 # Past this many missed events a client gets `resync` and reloads its state instead.
 REPLAY_LIMIT = 500
-# Any constant: the key of the PostgreSQL advisory lock that orders event ids.
-_EVENT_LOCK = 7_241_001
+# Any constant: the key of the PostgreSQL advisory lock that serialises the sequencer
+# (only its numbering statement and commit, never a writer's transaction).
+_SEQUENCER_LOCK = 7_241_001
 
 
 def account_group(account_id: int) -> str:
@@ -44,16 +57,20 @@ def tree_group(code: str, level: str, managers_only: bool) -> str:
     return f"t.{code}.{level}.{'mgr' if managers_only else 'all'}"
 
 
-def unit_codes_on_path(unit: Unit) -> list[str]:
+# `unit` and `account` below are accounts' Unit and Account, taken by what they offer
+# (code, ancestor_codes, ancestor_paths; pk, unit, role) so core imports no app.
+
+
+def unit_codes_on_path(unit) -> list[str]:
     return unit.ancestor_codes + [unit.code]
 
 
-def ancestor_paths(unit: Unit) -> list[str]:
+def ancestor_paths(unit) -> list[str]:
     """The paths of `unit` and of every unit above it."""
-    return [unit.path[:i] for i in range(SEGMENT, len(unit.path) + 1, SEGMENT)]
+    return unit.ancestor_paths
 
 
-def groups_for(account: Account) -> list[str]:
+def groups_for(account) -> list[str]:
     """The groups a connected account joins (about ten at the deepest level)."""
     unit = account.unit
     manager = account.role == "manager"
@@ -80,16 +97,11 @@ def publish(*, kind: str, payload: dict, groups: list[str]) -> Event:
 
 
 def publish_many(items: list[tuple[str, dict, list[str]]]) -> list[Event]:
-    """`publish` for several (kind, payload, groups) at once: one lock, one INSERT of
-    the events and one of their targets, one push after commit. Ids follow the order
-    of `items`."""
+    """`publish` for several (kind, payload, groups) at once: one INSERT of the events
+    and one of their targets, no lock; after commit, sequencing and one push. Seqs
+    follow the order of `items`."""
     # No savepoint of its own: inside a transaction the events share its fate anyway.
     with transaction.atomic(savepoint=False):
-        if connection.vendor == "postgresql":
-            # Serialise event inserts until commit so ids become visible in order:
-            # a client that has seen id N can never later miss an id below N.
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_EVENT_LOCK])
         stored = Event.objects.bulk_create([Event(kind=k, payload=p) for k, p, _ in items])
         routed = [
             (event, list(dict.fromkeys(groups)))
@@ -98,14 +110,104 @@ def publish_many(items: list[tuple[str, dict, list[str]]]) -> list[Event]:
         EventTarget.objects.bulk_create(
             [EventTarget(event=event, group=g) for event, groups in routed for g in groups]
         )
-        transaction.on_commit(lambda: push_many(routed))
+        transaction.on_commit(lambda: _sequence_and_push(routed))
     return stored
+
+
+def _sequence_and_push(routed: list[tuple[Event, list[str]]]) -> None:
+    """After the writer's commit: number the committed events, then ring the doorbell
+    with the seqs. If this never runs (the process died), the rows wait for the next
+    sequencing (any writer's, a replay's, or the periodic task) and clients replay them."""
+    try:
+        numbered = sequence_pending()
+        # Another writer's sequencer, which took the lock first, may have numbered ours.
+        missing = [event.pk for event, _ in routed if event.pk not in numbered]
+        if missing:
+            numbered.update(Event.objects.filter(pk__in=missing).values_list("pk", "seq"))
+    except Exception:  # the database went away: the periodic task numbers them later
+        log.warning("could not sequence events; they will be numbered later", exc_info=True)
+        return
+    for event, _ in routed:
+        event.seq = numbered.get(event.pk)
+    push_many([(event, groups) for event, groups in routed if event.seq is not None])
+
+
+def sequence_pending() -> dict[int, int]:
+    """Number every committed event that has no seq yet, in id order, after the highest
+    seq; return {event id: seq} of the rows this call numbered.
+
+    One short transaction of its own (call it outside the writer's transaction, as
+    the on-commit hook, replay and the periodic task do). On PostgreSQL it holds an
+    advisory lock from before its one statement to its commit: sequencing transactions
+    commit one after another, each numbering above everything committed before it, so
+    seqs become visible in increasing order. Writers never take that lock."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The lock and the statement go in one message: in autocommit it runs as one
+            # implicit transaction, so the lock is held lock → UPDATE → COMMIT inside the
+            # server, never across a round trip to this process. The UPDATE gets its own
+            # snapshot, taken after the lock is granted (READ COMMITTED): it sees every
+            # row committed, and every seq given, before this sequencer's turn.
+            cursor.execute(f"SELECT pg_advisory_xact_lock({_SEQUENCER_LOCK});{_NUMBER_PG}")
+            cursor.nextset()
+            return dict(cursor.fetchall())
+    with transaction.atomic(), connection.cursor() as cursor:
+        return _sequence_portable(cursor)
+
+
+# One statement: number the pending rows after max(seq), and copy each seq to the
+# event's targets (a data-modifying CTE).
+_NUMBER_PG = """
+WITH pending AS (
+    SELECT id, (SELECT coalesce(max(seq), 0) FROM core_event)
+               + row_number() OVER (ORDER BY id) AS seq
+    FROM core_event WHERE seq IS NULL
+), numbered AS (
+    UPDATE core_event e SET seq = pending.seq FROM pending
+    WHERE e.id = pending.id RETURNING e.id, e.seq
+), targets AS (
+    UPDATE core_eventtarget t SET seq = numbered.seq FROM numbered
+    WHERE t.event_id = numbered.id
+)
+SELECT id, seq FROM numbered
+"""
+
+
+def _sequence_portable(cursor) -> dict[int, int]:
+    """SQLite (which serialises writes, so needs no lock): the same numbering as one
+    UPDATE … FROM … RETURNING (SQLite ≥ 3.35), or row by row on an older library."""
+    if sqlite3.sqlite_version_info >= (3, 35):
+        cursor.execute(
+            "UPDATE core_event SET seq = pending.seq FROM ("
+            " SELECT id, (SELECT coalesce(max(seq), 0) FROM core_event)"
+            "  + row_number() OVER (ORDER BY id) AS seq"
+            " FROM core_event WHERE seq IS NULL) AS pending"
+            " WHERE core_event.id = pending.id RETURNING core_event.id, core_event.seq"
+        )
+        numbered = dict(cursor.fetchall())
+    else:
+        cursor.execute("SELECT coalesce(max(seq), 0) FROM core_event")
+        (top,) = cursor.fetchone()
+        cursor.execute("SELECT id FROM core_event WHERE seq IS NULL ORDER BY id")
+        numbered = {pk: top + n for n, (pk,) in enumerate(cursor.fetchall(), start=1)}
+        cursor.executemany(
+            "UPDATE core_event SET seq = %s WHERE id = %s",
+            [(seq, pk) for pk, seq in numbered.items()],
+        )
+    if numbered:
+        cursor.execute(
+            "UPDATE core_eventtarget SET seq ="
+            " (SELECT seq FROM core_event WHERE core_event.id = core_eventtarget.event_id)"
+            " WHERE event_id IN (SELECT id FROM core_event WHERE seq >= %s)",
+            [min(numbered.values())],
+        )
+    return numbered
 
 
 def frame(event: Event) -> dict:
     return {
         "type": event.kind,
-        "id": event.pk,
+        "id": event.seq,
         "at": event.created_at.isoformat(),
         **event.payload,
     }
@@ -126,7 +228,7 @@ def push_many(routed: list[tuple[Event, list[str]]]) -> None:
         # async_to_sync per group costs a loop and a connection each (~4 ms).
         async_to_sync(_send_all)(layer, sends)
     except Exception:  # Redis down or restarting: clients catch up when they resume
-        ids = ", ".join(str(event.pk) for event, _ in routed)
+        ids = ", ".join(str(event.seq) for event, _ in routed)
         log.warning("could not push event %s; clients will replay it", ids, exc_info=True)
 
 
@@ -136,22 +238,34 @@ async def _send_all(layer, sends: list[tuple[str, dict]]) -> None:
 
 
 def latest_id() -> int:
-    return Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    """The highest seq given so far (what a page or a socket's hello resumes from)."""
+    return (
+        Event.objects.filter(seq__isnull=False)
+        .order_by("-seq")
+        .values_list("seq", flat=True)
+        .first()
+        or 0
+    )
 
 
-def replay(account: Account, after_id: int) -> list[dict] | None:
-    """The frames of `account`'s events after `after_id` (with a small overlap), oldest
-    first, or None when there are too many to replay and the client should resync."""
+def replay(account, after_id: int) -> list[dict] | None:
+    """The frames of `account`'s events after seq `after_id` (with a small overlap),
+    oldest first, or None when there are too many to replay and the client should resync."""
     from core import filters
 
+    # A writer that died between its commit and its sequencing left rows unnumbered:
+    # number them now rather than at the periodic task. The check is one look at the
+    # partial index; the lock is taken only when there is something to number.
+    if Event.objects.filter(seq__isnull=True).exists():
+        sequence_pending()
     start = max(0, after_id - REPLAY_OVERLAP)
-    ids = list(
-        EventTarget.objects.filter(group__in=groups_for(account), event_id__gt=start)
-        .order_by("event_id")
-        .values_list("event_id", flat=True)
+    seqs = list(
+        EventTarget.objects.filter(group__in=groups_for(account), seq__gt=start)
+        .order_by("seq")
+        .values_list("seq", flat=True)
         .distinct()[: REPLAY_LIMIT + REPLAY_OVERLAP + 1]
     )
-    if len([i for i in ids if i > after_id]) > REPLAY_LIMIT:
+    if len([s for s in seqs if s > after_id]) > REPLAY_LIMIT:
         return None
-    events = Event.objects.filter(pk__in=ids).order_by("pk")
+    events = Event.objects.filter(seq__in=seqs).order_by("seq")
     return [frame(e) for e in events if filters.wants(account, e.kind, e.payload)]

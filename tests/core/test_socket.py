@@ -52,7 +52,7 @@ def test_a_county_account_receives_a_notice_to_its_provinces_counties(people):
     assert frame["notice"]["id"] == notice.pk
     assert frame["notice"]["title"] == "县级学籍通知"
     assert frame["notice"]["url"] == f"/notices/{notice.pk}/"
-    assert frame["id"] == Event.objects.get(kind="notice.published").pk
+    assert frame["id"] == Event.objects.get(kind="notice.published").seq
 
 
 def test_a_school_account_does_not_receive_a_notice_to_counties_only(people):
@@ -399,9 +399,9 @@ def test_publishing_while_redis_is_down_still_stores_the_event(people, redis_out
         notice = send(people.province_manager, to=["130000"], levels=["county"])
     event = Event.objects.get(kind="notice.published")
     assert event.payload["notice"]["id"] == notice.pk
-    assert f"could not push event {event.pk}" in caplog.text
+    assert f"could not push event {event.seq}" in caplog.text
     frames = events.replay(people.county_staff, 0)
-    assert [(f["type"], f["id"]) for f in frames] == [("notice.published", event.pk)]
+    assert [(f["type"], f["id"]) for f in frames] == [("notice.published", event.seq)]
 
 
 def test_an_event_published_while_redis_is_down_is_replayed_on_reconnect(people, redis_outage):
