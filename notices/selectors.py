@@ -322,24 +322,28 @@ def receipt_tallies_recounted(notice: Notice) -> dict[str, tuple[int, int, int]]
     }
 
 
-def audience_counted(notice: Notice) -> datetime:
+def audience_counted(notice: Notice, *, live_units: bool = False) -> datetime:
     """When the notice's AudienceTally rows were counted, recounting them first when
-    missing, older than AUDIENCE_MAX_AGE, or counted before a unit was added or
-    removed. A cache of two grouped reads of the tree (a national notice's take about
-    a second), kept in the database so that every process shares it; concurrent
+    missing or older than AUDIENCE_MAX_AGE, and with `live_units` also when a unit
+    was added or removed since (the drill-down needs the live number of units; the
+    figures, which say when they were counted, spare that look at the unit table).
+    A cache of two grouped reads of the tree (a national notice's take one to three
+    seconds), kept in the database so that every process shares it; concurrent
     recounts store the same figures once."""
     now = timezone.now()
     # Read before counting: a unit committed in between changes it again, so the
     # next look recounts rather than trusting a count that may lack the unit.
-    tree = Unit.objects.aggregate(n=Count("id"), last=Max("id"))
+    tree = Unit.objects.aggregate(n=Count("id"), last=Max("id")) if live_units else None
     stored = (
         AudienceTally.objects.filter(notice=notice)
         .values_list("counted_at", "tree_units", "tree_last_unit")
         .first()
     )
     if stored is not None and stored[0] > now - AUDIENCE_MAX_AGE:
-        if stored[1:] == (tree["n"], tree["last"] or 0):
+        if tree is None or stored[1:] == (tree["n"], tree["last"] or 0):
             return stored[0]
+    if tree is None:
+        tree = Unit.objects.aggregate(n=Count("id"), last=Max("id"))
     buckets: dict[str, AudienceTally] = {}
 
     def bucket(path: str) -> AudienceTally:
@@ -502,7 +506,7 @@ def _unread_units_above_county(*, notice: Notice, unit: Unit, units, limit: int)
     Exact, as AudienceTally.units is the live count of units (see audience_counted) and
     ReceiptTally.units_read the exact count of units read. Each incomplete bucket holds
     at least one unread unit, so `limit` of them are found in at most `limit` buckets."""
-    audience_counted(notice)
+    audience_counted(notice, live_units=True)
     below = scoping.under("path", unit.path)
     have = {
         t.path: t.units
