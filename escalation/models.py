@@ -69,11 +69,13 @@ class DutySlot(models.Model):
 
 
 class Rotation(models.Model):
-    """A tier's round-robin pointer: the engineer who got the last ticket. Locked
-    (SELECT … FOR UPDATE) for every assignment at the tier."""
+    """A tier's round-robin pointer: the engineer who got the last ticket, moved by
+    one conditional UPDATE per assignment (escalation/services.py), and how many
+    turns the tier has given (each routing decision records its number)."""
 
     tier = models.OneToOneField(Unit, on_delete=models.CASCADE, primary_key=True)
     last_account_id = models.BigIntegerField(null=True)
+    turns = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.tier_id} → {self.last_account_id}"

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from accounts.models import Account, Level, Unit
 from core.events import ancestor_paths
 from escalation import workhours
-from escalation.models import DutyProfile, SupportSettings
+from escalation.models import DEFAULT_CAPACITY, DutyProfile, DutySlot, SupportSettings
 from tickets.models import HELD_STATUSES, Ticket
 
 TIER_LEVELS = (Level.COUNTY, Level.PREFECTURE, Level.PROVINCE, Level.MINISTRY)
@@ -94,18 +96,102 @@ def profile_of(account: Account) -> DutyProfile:
 def unavailable_reason(account: Account, held: int, moment: datetime) -> str | None:
     """None when `account` can take a ticket at `moment`, else the reason it cannot."""
     profile = profile_of(account)
-    if account.must_change_password:
+    return _reason(
+        account.must_change_password,
+        profile.on_duty,
+        profile.away,
+        profile.capacity,
+        list(account.duty_slots.all()),
+        held,
+        moment,
+    )
+
+
+def _reason(must_change_password, on_duty, away, capacity, slots, held, moment) -> str | None:
+    if must_change_password:
         return NOT_ACTIVATED
-    if not profile.on_duty:
+    if not on_duty:
         return OFF_DUTY
-    if profile.away:
+    if away:
         return AWAY
-    slots = list(account.duty_slots.all())
     if slots and not on_schedule(slots, moment):
         return OFF_SCHEDULE
-    if held >= profile.capacity:
+    if held >= capacity:
         return AT_CAPACITY
     return None
+
+
+@dataclass
+class Engineer:
+    """One engineer as routing reads it (`routing_roster`)."""
+
+    account: Account  # the columns read below; any other loads on first access
+    must_change_password: bool
+    on_duty: bool
+    away: bool
+    capacity: int
+    held: int
+    slots: list[DutySlot]
+
+    def unavailable(self, moment: datetime, held: int | None = None) -> str | None:
+        return _reason(
+            self.must_change_password,
+            self.on_duty,
+            self.away,
+            self.capacity,
+            self.slots,
+            self.held if held is None else held,
+            moment,
+        )
+
+
+_ACCOUNT_COLUMNS = ("id", "username", "unit_id", "full_name", "must_change_password")
+_ROUTING_ROSTER = (
+    "SELECT a.id, a.username, a.unit_id, a.full_name, a.must_change_password, "
+    "d.on_duty, d.away, d.capacity, "
+    "(SELECT count(*) FROM tickets_ticket t WHERE t.assignee_id = a.id "
+    "AND t.status IN (%s, %s, %s)), "
+    "EXISTS (SELECT 1 FROM escalation_dutyslot s WHERE s.account_id = a.id), "
+    "(SELECT r.last_account_id FROM escalation_rotation r WHERE r.tier_id = %s) "
+    "FROM accounts_account a LEFT JOIN escalation_dutyprofile d ON d.account_id = a.id "
+    "WHERE a.unit_id = %s AND a.is_support_engineer AND a.is_active ORDER BY a.id"
+)
+
+
+def routing_roster(tier_id: int) -> tuple[list[Engineer], int | None]:
+    """The tier's engineers in id order with what routing needs, and the tier's
+    rotation pointer: one statement, plus one for the duty slots when anyone has some.
+
+    What `roster_for_routing` answers, written as SQL by hand: every ticket in the
+    country is routed through it, and compiling the ORM's version costs about 2 ms
+    of CPU a call on our machines, several times the database's own work."""
+    assert len(HELD_STATUSES) == 3  # the three placeholders of _ROUTING_ROSTER
+    with connection.cursor() as cursor:
+        cursor.execute(_ROUTING_ROSTER, [*HELD_STATUSES, tier_id, tier_id])
+        rows = cursor.fetchall()
+    slots: dict[int, list[DutySlot]] = {}
+    if any(row[9] for row in rows):
+        for item in DutySlot.objects.filter(account_id__in=[row[0] for row in rows if row[9]]):
+            slots.setdefault(item.account_id, []).append(item)
+    out = []
+    for pk, username, unit_id, full_name, must_change, on_duty, away, cap, n, _s, _p in rows:
+        must_change = bool(must_change)  # SQLite answers 0 / 1
+        account = Account.from_db(
+            connection.alias, _ACCOUNT_COLUMNS, (pk, username, unit_id, full_name, must_change)
+        )
+        has_profile = on_duty is not None  # no DutyProfile row: the defaults
+        out.append(
+            Engineer(
+                account=account,
+                must_change_password=must_change,
+                on_duty=bool(on_duty) if has_profile else True,
+                away=bool(away) if has_profile else False,
+                capacity=cap if has_profile else DEFAULT_CAPACITY,
+                held=n,
+                slots=slots.get(pk, []),
+            )
+        )
+    return out, (rows[0][10] if rows else None)
 
 
 def roster_for_routing(tier_id: int) -> QuerySet[Account]:

@@ -1,10 +1,18 @@
 """Routing, duty and escalation: who gets a ticket, when it climbs a tier, and how a
 sweep does that exactly once.
 
-Assignment at a tier always happens with the tier's `Rotation` row locked
-(SELECT … FOR UPDATE on PostgreSQL; SQLite serialises whole write transactions),
-so concurrent tickets cannot land on the same engineer by accident or skip one,
-and capacity counts read under the lock are exact.
+Assignment at a tier moves the tier's `Rotation` pointer with one conditional
+UPDATE (from the engineer read to the one picked, only if nobody moved it since;
+else once more under the row lock), so concurrent tickets cannot land on the same
+engineer by accident or skip one: each pick is one numbered turn, and the turns
+follow the round robin. The roster, the held counts and the pointer are read
+before, outside any lock, and a new ticket takes its turn before its own
+transaction (`choose`): the row is locked for that one statement, not for the
+ticket's writes. The price: a count read while another ticket of the tier is
+between its turn and its commit misses that ticket, so an engineer can go over
+capacity by the tier's tickets in flight at that moment (capacity is a load limit,
+not a hard rule; the drain, which holds the row lock, counts exactly). A ticket
+that fails after its turn gives the turn back unless a later pick built on it.
 
 Escalating a breached ticket is a conditional change (the ticket's `hop` must still
 be what the sweep read, under a row lock) plus an `EscalationRecord` insert that a
@@ -15,10 +23,11 @@ sweep that runs twice, races another or dies halfway escalates each breach once.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from datetime import datetime, time, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -59,40 +68,146 @@ def _lock_rotation(tier_id: int) -> Rotation:
     return rotation
 
 
-class _Tier:
-    """One tier's engineers and their load, read once under the rotation lock and
-    kept current while several tickets are assigned in the same transaction."""
+# One statement, so outside a transaction the row is locked only while it runs. Hand-
+# written rather than ORM: the ORM's update() cannot return the new `turns`, and this
+# is the statement every assignment in the country goes through.
+_ADVANCE = (
+    "UPDATE escalation_rotation SET last_account_id = %s, turns = turns + 1 "
+    "WHERE tier_id = %s AND last_account_id IS NOT DISTINCT FROM %s RETURNING turns"
+)
+_GIVE_BACK = (
+    "UPDATE escalation_rotation SET last_account_id = %s, turns = turns - 1 "
+    "WHERE tier_id = %s AND last_account_id = %s AND turns = %s"
+)
 
-    def __init__(self, tier_id: int):
-        self.rotation = _lock_rotation(tier_id)
-        # Read after the lock is granted, so the held counts include every assignment
-        # committed by the transaction that held it before.
-        self.engineers = {e.pk: e for e in selectors.roster_for_routing(tier_id)}
-        self.held = {pk: e.held for pk, e in self.engineers.items()}
+
+def _advance(tier_id: int, expected: int | None, chosen: int) -> int | None:
+    """Move the tier's pointer from `expected` to `chosen`: the turn's number, or None
+    when another pick moved it first (or the tier has no rotation row yet)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ADVANCE, [chosen, tier_id, expected])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+class _Tier:
+    """One tier's engineers, their load and the rotation pointer, read in one query
+    (plus the duty slots') — outside any lock unless `lock` (drain)."""
+
+    def __init__(self, tier_id: int, *, lock: bool = False):
+        self.tier_id = tier_id
+        if lock:
+            # Held to the commit: read after it is granted, the held counts include
+            # every assignment committed before, and the pointer cannot move.
+            _lock_rotation(tier_id)
+        roster, self.last = selectors.routing_roster(tier_id)
+        self.engineers = {e.account.pk: e.account for e in roster}
+        self.roster = {e.account.pk: e for e in roster}
+        self.held = {pk: e.held for pk, e in self.roster.items()}
+        self.turn: int | None = None
+        self.previous: int | None = None
 
     def pick(
         self, now: datetime, *, reporter: int | None = None
     ) -> tuple[int | None, list[tuple[int, str]]]:
-        """The next available engineer, and who was passed over and why. The
-        ticket's reporter never works its own ticket."""
+        """The next available engineer after the pointer as last read, and who was
+        passed over and why. The ticket's reporter never works its own ticket."""
         candidates = [
             rotation.Candidate(
                 pk,
-                selectors.REPORTER
-                if pk == reporter
-                else selectors.unavailable_reason(e, self.held[pk], now),
+                selectors.REPORTER if pk == reporter else e.unavailable(now, self.held[pk]),
             )
-            for pk, e in self.engineers.items()
+            for pk, e in self.roster.items()
         ]
-        return rotation.pick(candidates, self.rotation.last_account_id)
+        return rotation.pick(candidates, self.last)
 
     def anyone_available(self, now: datetime) -> bool:
         return self.pick(now)[0] is not None
 
-    def took(self, account_id: int) -> None:
-        self.rotation.last_account_id = account_id
-        self.rotation.save(update_fields=["last_account_id"])
-        self.held[account_id] += 1
+    def claim(
+        self, now: datetime, *, reporter: int | None = None
+    ) -> tuple[int | None, list[tuple[int, str]]]:
+        """`pick`, and move the pointer to the one picked if nobody else has moved it
+        since it was read (one conditional UPDATE). If someone has, once more with the
+        row locked in a short transaction of its own, so a busy tier cannot starve a
+        caller."""
+        chosen, skipped = self.pick(now, reporter=reporter)
+        if chosen is None:
+            return None, skipped
+        turn = _advance(self.tier_id, self.last, chosen)
+        if turn is None:
+            with transaction.atomic():
+                self.last = _lock_rotation(self.tier_id).last_account_id
+                chosen, skipped = self.pick(now, reporter=reporter)
+                if chosen is None:
+                    return None, skipped
+                turn = _advance(self.tier_id, self.last, chosen)
+        self.previous, self.last, self.turn = self.last, chosen, turn
+        self.held[chosen] += 1
+        return chosen, skipped
+
+    def give_back(self) -> None:
+        """Undo the last claim when its ticket was never stored, if no later pick has
+        built on it (else that engineer has lost one turn, nothing worse)."""
+        if self.turn is None:
+            return
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(_GIVE_BACK, [self.previous, self.tier_id, self.last, self.turn])
+        except Exception:  # the ticket's own failure is the one to report
+            log.warning("tier %s: turn %s not given back", self.tier_id, self.turn, exc_info=True)
+
+
+class Decision:
+    """A routing decision made before the transaction that stores its ticket (see
+    `choose`): the tier, who was chosen, and the unsaved timeline entry's data."""
+
+    def __init__(self, tier: _Tier, chosen: int | None, skipped, cause: str, passed_over=()):
+        self.tier, self.chosen, self.cause = tier, chosen, cause
+        names = {pk: e.username for pk, e in tier.engineers.items()}
+        self.data = {
+            "cause": cause,
+            "chosen": names.get(chosen, ""),
+            "skipped": _passed_over(passed_over, [(names[pk], why) for pk, why in skipped]),
+        }
+        if chosen is not None:
+            # The tier's turn number: the order of assignment, whatever order the
+            # tickets' transactions commit in.
+            self.data["turn"] = tier.turn
+
+    def apply(self, ticket: Ticket, now: datetime):
+        """Set the engineer (or none) on `ticket` in memory; return the unsaved ROUTED
+        timeline entry."""
+        ticket.updated_at = now
+        decision = timeline.entry(
+            ticket, EventKind.ROUTED, internal=True, tier=ticket.tier.name, **self.data
+        )
+        if self.chosen is None:
+            ticket.assignee = None
+            ticket.status = Status.NEW
+        else:
+            ticket.assignee = self.tier.engineers[self.chosen]
+            ticket.status = Status.ASSIGNED
+        return decision
+
+
+def _decide(tier: _Tier, now: datetime, *, reporter: int | None, cause: str, passed_over=()):
+    chosen, skipped = tier.claim(now, reporter=reporter)
+    return Decision(tier, chosen, skipped, cause, passed_over)
+
+
+@contextmanager
+def choose(tier: Unit, now: datetime, *, reporter_id: int | None, cause: str = EntryKind.OPENED):
+    """Take the tier's next turn for a ticket about to be stored, and yield the
+    `Decision` to pass to `enter_tier`. Enter it BEFORE the ticket's transaction: then
+    the rotation row is locked only by the one UPDATE that moves its pointer, not by
+    the ticket's writes. If the ticket is not stored, the turn is given back."""
+    decision = _decide(_Tier(tier.pk), now, reporter=reporter_id, cause=cause)
+    try:
+        yield decision
+    except BaseException:
+        decision.tier.give_back()
+        raise
 
 
 def _assign(ticket: Ticket, tier: _Tier, now: datetime, *, cause: str, passed_over=()):
@@ -100,26 +215,8 @@ def _assign(ticket: Ticket, tier: _Tier, now: datetime, *, cause: str, passed_ov
     Returns (chosen or not, the unsaved ROUTED timeline entry with its reasons).
     `passed_over`: (username, reason) decided before the rotation, e.g. the engineer
     who resolved a reopened ticket and is away now."""
-    chosen, skipped = tier.pick(now, reporter=ticket.reporter_id)
-    names = {pk: e.username for pk, e in tier.engineers.items()}
-    ticket.updated_at = now
-    decision = timeline.entry(
-        ticket,
-        EventKind.ROUTED,
-        internal=True,
-        cause=cause,
-        tier=ticket.tier.name,
-        chosen=names.get(chosen, ""),
-        skipped=_passed_over(passed_over, [(names[pk], reason) for pk, reason in skipped]),
-    )
-    if chosen is None:
-        ticket.assignee = None
-        ticket.status = Status.NEW
-        return False, decision
-    tier.took(chosen)
-    ticket.assignee = tier.engineers[chosen]
-    ticket.status = Status.ASSIGNED
-    return True, decision
+    decision = _decide(tier, now, reporter=ticket.reporter_id, cause=cause, passed_over=passed_over)
+    return decision.chosen is not None, decision.apply(ticket, now)
 
 
 def _passed_over(first, then) -> list[list[str]]:
@@ -144,7 +241,7 @@ def drain(tier_id: int, now: datetime | None = None) -> int:
     now = now or timezone.now()
     done = 0
     with transaction.atomic():
-        tier = _Tier(tier_id)
+        tier = _Tier(tier_id, lock=True)
         waiting = (
             Ticket.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("tier", "reporter")
@@ -193,12 +290,14 @@ def enter_tier(
     actor: Account | None = None,
     reason: str = "",
     entries=(),
+    decision: Decision | None = None,
 ) -> EscalationRecord:
     """Move a ticket to `tier`, or place a new, not yet saved one there: a new stay
     with fresh SLA clocks, then routing. The ticket is saved here, after routing, so a
     new ticket is one INSERT; `entries` (unsaved timeline entries, e.g. its creation)
-    are stored with the routing decision. Raises IntegrityError if this stay already
-    exists."""
+    are stored with the routing decision, which is made here unless `decision` (from
+    `choose`, before the transaction) brings it. Raises IntegrityError if this stay
+    already exists."""
     previous = ticket.tier if kind != EntryKind.OPENED else None
     if previous is not None:
         EscalationRecord.objects.filter(ticket=ticket, hop=ticket.hop, left_at__isnull=True).update(
@@ -225,9 +324,12 @@ def enter_tier(
             reason=reason,
         )
         entries.append(moved)
-    _assigned, decision = _assign(ticket, _Tier(tier.pk), now, cause=kind)
+    if decision is None:
+        _assigned, routed = _assign(ticket, _Tier(tier.pk), now, cause=kind)
+    else:
+        routed = decision.apply(ticket, now)
     ticket.save()
-    timeline.add_many([*entries, decision])
+    timeline.add_many([*entries, routed])
     record = EscalationRecord.objects.create(
         ticket=ticket,
         tier=tier,

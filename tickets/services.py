@@ -118,7 +118,14 @@ def ticket_create(
     if errors:
         raise ValidationError(errors)
     description_html = render_body(description)
-    with undo_files() as stored, transaction.atomic():
+    tier = escalation_selectors.tier_chain(actor.unit, reporter_id=actor.pk)[0]
+    # The engineer is chosen before the transaction: the tier's rotation row is then
+    # locked only by the one statement that moves its pointer, not by the writes below.
+    with (
+        escalation.choose(tier, now, reporter_id=actor.pk) as decision,
+        undo_files() as stored,
+        transaction.atomic(),
+    ):
         ticket = Ticket(
             reporter=actor,
             reporter_unit=actor.unit,
@@ -135,11 +142,12 @@ def ticket_create(
         # Saved by enter_tier once routed: one INSERT, with its engineer.
         escalation.enter_tier(
             ticket,
-            escalation_selectors.tier_chain(actor.unit, reporter_id=actor.pk)[0],
+            tier,
             now,
             kind=EntryKind.OPENED,
             actor=actor,
             entries=[raised],
+            decision=decision,
         )
         _store_files(files, ticket=ticket, event=raised, account=actor, stored=stored)
     return ticket

@@ -1,11 +1,13 @@
 """Real concurrency, real transactions: tickets raised from many threads at once are
 each assigned exactly once and evenly; two sweeps racing escalate each breach once.
 
-PostgreSQL serialises assignment on the tier's Rotation row lock and escalation on the
-ticket row lock plus the (ticket, tier, round) constraint; SQLite serialises whole
-write transactions (BEGIN IMMEDIATE, a 20 s busy timeout). Both must hold."""
+PostgreSQL serialises assignment on the tier's Rotation row (one conditional UPDATE
+of its pointer per turn) and escalation on the ticket row lock plus the (ticket,
+tier, round) constraint; SQLite serialises whole write transactions (BEGIN IMMEDIATE,
+a 20 s busy timeout). Both must hold."""
 
 import threading
+import time
 import traceback
 from collections import Counter
 from datetime import timedelta
@@ -95,14 +97,67 @@ def test_tickets_raised_at_once_are_each_assigned_once_and_evenly(tree):
     assert max(counts.values()) - min(counts.values()) <= 1
     assert sorted(counts.values()) == [total // len(team)] * len(team)
 
-    # Taken under the rotation lock one after another: in the order the decisions were
-    # written, the engineers come round strictly in turn, and the pointer is the last.
-    chosen = list(routed.order_by("id").values_list("data__chosen", flat=True))
+    # Each decision took one numbered turn, none twice, none missing; in the order of
+    # their turns the engineers come round strictly in turn, and the pointer is the last.
+    turns = sorted(routed.values_list("data__turn", "data__chosen"))
+    assert [turn for turn, _ in turns] == list(range(1, total + 1))
     names = [e.username for e in team]
-    assert chosen == [names[n % len(names)] for n in range(total)]
+    assert [chosen for _, chosen in turns] == [names[n % len(names)] for n in range(total)]
     rotation = Rotation.objects.get(tier=tree.county)
-    assert rotation.last_account_id == team[(total - 1) % len(team)].pk
+    assert (rotation.last_account_id, rotation.turns) == (team[(total - 1) % len(team)].pk, total)
     assert EscalationRecord.objects.filter(kind=EntryKind.OPENED).count() == total
+
+
+def test_the_rotation_row_is_free_while_a_ticket_is_being_written(tree):
+    """A ticket takes its turn before its transaction: while that transaction is held
+    up (here: the stay's table locked by another session), the tier's rotation row is
+    not locked, and the ticket still gets the engineer of its turn."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and a second session: PostgreSQL's behaviour")
+    team = [engineer(tree.county, username=f"eng-{n}") for n in range(3)]
+    reporter = factories.staff(tree.school)
+    blocker = connection.copy()  # a session of its own (a Django connection wrapper)
+    try:
+        with blocker.cursor() as cur:
+            cur.execute("BEGIN")
+            cur.execute("LOCK TABLE escalation_escalationrecord IN EXCLUSIVE MODE")
+            stuck = threading.Thread(target=_raise_and_close, args=(reporter, "卡住"))
+            stuck.start()
+            for _ in range(6000):  # until the ticket's transaction waits on the table lock
+                # (a transaction sees one snapshot of the statistics unless cleared)
+                cur.execute("SELECT pg_stat_clear_snapshot()")
+                cur.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()"
+                )
+                if cur.fetchone()[0] or not stuck.is_alive():
+                    break
+                time.sleep(0.01)
+            cur.execute(
+                "SELECT last_account_id FROM escalation_rotation WHERE tier_id = %s "
+                "FOR UPDATE NOWAIT",
+                [tree.county.pk],
+            )
+            assert cur.fetchone() == (team[0].pk,)  # its turn taken, the row not held
+            cur.execute("ROLLBACK")
+        stuck.join(timeout=60)
+        assert not stuck.is_alive()
+    finally:
+        blocker.close()
+    later = ticket_services.ticket_create(
+        actor=reporter, title="其后", description="x", category="fault", now=T0
+    )
+    assert later.assignee == team[1]
+    assert Ticket.objects.get(title="卡住").assignee == team[0]
+
+
+def _raise_and_close(reporter, title):
+    try:
+        ticket_services.ticket_create(
+            actor=reporter, title=title, description="x", category="fault", now=T0
+        )
+    finally:
+        connection.close()
 
 
 BREACHED = 30

@@ -154,12 +154,22 @@ def test_routing_passes_over_the_unavailable_and_says_why(tree, team, reporter):
     assert ["eng-3", "at_capacity"] in skipped
     first = routed_entries(tickets[0])
     assert first == [
-        {"cause": "opened", "tier": "长安区", "chosen": "eng-0", "skipped": []},
+        {"cause": "opened", "tier": "长安区", "chosen": "eng-0", "skipped": [], "turn": 1},
     ]
     second = routed_entries(tickets[1])[0]
-    assert second["chosen"] == "eng-4"
+    assert (second["chosen"], second["turn"]) == ("eng-4", 2)
     assert second["skipped"] == [["eng-1", "off_duty"], ["eng-2", "away"], ["eng-3", "at_capacity"]]
     assert Rotation.objects.get(tier=tree.county).last_account_id == fresh(tickets[-1]).assignee_id
+
+
+def test_a_turn_whose_ticket_is_never_stored_is_given_back(tree, team, reporter):
+    first = raise_ticket(reporter, now=T0)
+    with pytest.raises(RuntimeError), services.choose(tree.county, T0, reporter_id=reporter.pk):
+        raise RuntimeError("the ticket's transaction failed")
+    second = raise_ticket(reporter, now=T0)
+    assert [fresh(first).assignee, fresh(second).assignee] == team[:2]
+    assert [e["turn"] for t in (first, second) for e in routed_entries(t)] == [1, 2]
+    assert Rotation.objects.get(tier=tree.county).turns == 2
 
 
 def test_an_engineer_stops_getting_tickets_at_capacity(tree, team, reporter):
@@ -182,7 +192,8 @@ def test_nobody_on_duty_leaves_the_ticket_in_the_tier_queue(tree, team, reporter
     entry = routed_entries(t)[0]
     assert entry["chosen"] == ""
     assert entry["skipped"] == [[f"eng-{n}", "off_duty"] for n in range(5)]
-    assert Rotation.objects.get(tier=tree.county).last_account_id is None
+    # Nobody chosen, no turn taken: the pointer has not moved (nor been created).
+    assert not Rotation.objects.filter(tier=tree.county).exclude(last_account_id=None).exists()
 
 
 def test_coming_on_duty_drains_the_queue_oldest_first(tree, team, reporter):
