@@ -8,16 +8,38 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from redis.exceptions import RedisError
 
+from accounts.models import LEVEL_ORDER, Level
 from chat import selectors, services
-from chat.models import Room
+from chat.models import Room, RoomKind
 
 SYNC_LIMIT = 200
 
 
 def room_ids_for(account) -> list[int]:
-    """The rooms a connecting socket follows (region rooms provisioned on the way)."""
-    services.region_rooms_ensure(account)
-    return list(selectors.rooms_of(account).values_list("pk", flat=True))
+    """The rooms a connecting socket follows (region rooms provisioned on the way).
+
+    One query when the account's region rooms exist (every connect but the first on a
+    path): provisioning costs two more, so it runs only when a region room the default
+    policy puts the account in did not come back (also when a manager narrowed that
+    room's levels: the ensure is then a no-op)."""
+    rows = selectors.room_rows_of(account)
+    have = {level for _, kind, level in rows if kind == RoomKind.REGION}
+    if not _default_region_levels(account.unit) <= have:
+        services.region_rooms_ensure(account)
+        rows = selectors.room_rows_of(account)
+    return [pk for pk, _, _ in rows]
+
+
+def _default_region_levels(unit) -> set[str]:
+    """The levels of the region rooms on `unit`'s path that take `unit`'s level by
+    default (selectors.DEFAULT_POLICY), from the path alone: a path one segment
+    shorter than its level's place in LEVEL_ORDER skips the prefecture."""
+    levels = LEVEL_ORDER[: LEVEL_ORDER.index(unit.level) + 1]
+    if len(levels) > len(unit.ancestor_codes) + 1:
+        levels = [lv for lv in levels if lv != Level.PREFECTURE]
+    return {
+        lv.value for lv in levels if unit.level in selectors.DEFAULT_POLICY.get(lv, "").split(",")
+    }
 
 
 def _is_member(account, room_id: int) -> bool:

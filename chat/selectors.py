@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import reduce
 from operator import or_
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -100,6 +101,36 @@ def rooms_of(account) -> QuerySet[Room]:
     return (
         Room.objects.filter(region | topic | direct).exclude(pk__in=removed).select_related("unit")
     )
+
+
+def room_rows_of(account) -> list[tuple[int, str, str | None]]:
+    """(id, kind, the unit's level) of every room in `rooms_of(account)`, by one SQL
+    statement written out: the socket asks this at every connect, and building
+    rooms_of's query through the ORM cost about 1.5 ms of CPU, most of a connect.
+    tests/chat/test_room_rows.py holds it equal to rooms_of."""
+    unit = account.unit
+    paths = ancestor_paths(unit)
+    marks = ", ".join(["%s"] * len(paths))
+    level = f"%{unit.level}%"  # levels__contains: level names hold no LIKE wildcard
+    room, member, rule = Room._meta.db_table, RoomMember._meta.db_table, RoomRule._meta.db_table
+    unit_table = Unit._meta.db_table
+    # Only table names (from the models) and placeholders are formatted in; values are
+    # parameters.
+    mine = f"SELECT room_id FROM {member} WHERE account_id = %s AND picked AND NOT removed"  # noqa: S608
+    sql = (
+        f"SELECT r.id, r.kind, u.level FROM {room} r LEFT JOIN {unit_table} u"  # noqa: S608
+        " ON u.id = r.unit_id"
+        f" WHERE r.id NOT IN (SELECT room_id FROM {member} WHERE account_id = %s AND removed)"
+        f" AND ((r.kind = %s AND r.levels LIKE %s AND u.path IN ({marks}))"
+        f" OR (r.kind = %s AND (r.id IN ({mine}) OR r.id IN"
+        f" (SELECT room_id FROM {rule} WHERE levels LIKE %s AND path IN ({marks}))))"
+        f" OR (r.kind = %s AND r.id IN ({mine})))"
+    )
+    params = [account.pk, RoomKind.REGION.value, level, *paths, RoomKind.TOPIC.value]
+    params += [account.pk, level, *paths, RoomKind.DIRECT.value, account.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [tuple(row) for row in cursor.fetchall()]
 
 
 def room_list(account) -> list[dict]:

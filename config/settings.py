@@ -91,7 +91,13 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
-        conn_max_age=env.integer("DB_CONN_MAX_AGE", 0),
+        # Persistent connections: daphne runs every database call of its sockets in one
+        # thread, so it keeps one connection instead of opening one per connect (about
+        # 14 ms of PostgreSQL CPU each; bench/chat/connect_storm.py). No health check by
+        # default (it is a SELECT 1 before every request's or socket call's first query):
+        # after a database restart one call per thread fails and its connection is dropped.
+        conn_max_age=env.integer("DB_CONN_MAX_AGE", 600),
+        conn_health_checks=env.boolean("DB_CONN_HEALTH_CHECKS", False),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
