@@ -8,3 +8,7 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from accounts import signals  # noqa: F401
+        from accounts.scoping import socket_refusal
+        from core import sockets
+
+        sockets.register_admission(socket_refusal)

@@ -21,7 +21,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 
 from accounts.models import Account, AuditEvent, Role, Unit
-from core import http
+from core import http, sockets
 
 
 def is_active_account(actor) -> bool:
@@ -31,6 +31,16 @@ def is_active_account(actor) -> bool:
         and actor.is_active
         and actor.unit_id is not None
     )
+
+
+def socket_refusal(account) -> int | None:
+    """Why a logged-in account may not hold the live socket (its close code), or None:
+    registered with core.sockets; it reads only the loaded account, no query."""
+    if not is_active_account(account):
+        return sockets.CLOSE_UNAUTHENTICATED
+    if account.must_change_password:
+        return sockets.CLOSE_PASSWORD_CHANGE_REQUIRED
+    return None
 
 
 def is_within(unit: Unit, ancestor: Unit) -> bool:

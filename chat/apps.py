@@ -5,3 +5,12 @@ from django.utils.translation import gettext_lazy as _
 class ChatConfig(AppConfig):
     name = "chat"
     verbose_name = _("Chat")
+
+    def ready(self):
+        from chat import handlers
+        from core import sockets
+
+        sockets.register_groups(handlers.room_groups, broadcast=True)
+        sockets.register_frames(handlers.HANDLERS)
+        for kind in ("chat.room_added", "chat.room_removed"):
+            sockets.register_event_hook(kind, handlers.follow_room)

@@ -173,3 +173,20 @@ HANDLERS = {
     "chat.read": database_sync_to_async(_read),
     "presence": database_sync_to_async(_presence),
 }
+
+
+def room_groups(account) -> list[str]:
+    """The room groups a connecting socket follows (core.sockets broadcast groups)."""
+    return [services.room_group(pk) for pk in room_ids_for(account)]
+
+
+async def follow_room(socket, frame) -> None:
+    """On chat.room_added / chat.room_removed: follow a room's group when the account
+    became a member, stop when it no longer is."""
+    room_id = (frame.get("room") or {}).get("id")
+    if not isinstance(room_id, int):
+        return
+    if await is_member(socket.account, room_id):
+        await socket.follow(services.room_group(room_id))
+    else:
+        await socket.unfollow(services.room_group(room_id))

@@ -13,7 +13,6 @@ import re
 import time
 
 import bleach
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -37,7 +36,7 @@ from chat.models import (
     RoomMember,
     RoomRule,
 )
-from core import events
+from core import events, sockets
 from core import files as uploads
 from core.text import storable
 
@@ -301,7 +300,8 @@ def message_frame(message: Message) -> dict:
 def _push(room_id: int, frame: dict) -> None:
     layer = get_channel_layer()
     try:
-        async_to_sync(layer.group_send)(room_group(room_id), {"type": "chat.frame", "frame": frame})
+        # Not waited for: the post's ack must not wait behind the event loop's fan-out.
+        sockets.group_send_soon(layer, room_group(room_id), {"type": "chat.frame", "frame": frame})
     except Exception:  # Redis away: members get it from the database when they sync
         import logging
 

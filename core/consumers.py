@@ -7,14 +7,11 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from accounts import scoping
-from chat import handlers as chat_handlers
-from chat import services as chat_services
-from core import events, filters
+from core import events, filters, sockets
 
 # Close codes a client can act on (documented in docs/websocket.md).
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_PASSWORD_CHANGE_REQUIRED = 4403
+CLOSE_UNAUTHENTICATED = sockets.CLOSE_UNAUTHENTICATED
+CLOSE_PASSWORD_CHANGE_REQUIRED = sockets.CLOSE_PASSWORD_CHANGE_REQUIRED
 # How many recently sent event ids a connection remembers to drop duplicates.
 SENT_MEMORY = 2000
 MAX_FRAME_BYTES = 16 * 1024
@@ -23,16 +20,17 @@ MAX_FRAME_BYTES = 16 * 1024
 # Group messages whose handlers only forward an already-stored frame to the socket.
 # They skip Channels' per-event aclose_old_connections() thread hop (channels #2090):
 # a handler that does need the database goes through database_sync_to_async, which
-# closes stale connections itself.
-FORWARD_ONLY = {"chat.frame": "chat_frame", "platform.event": "platform_event"}
+# closes stale connections itself. (Broadcast frames such as chat messages do not come
+# here at all: core.sockets.Hub hands them to the socket's outbox.)
+FORWARD_ONLY = {"platform.event": "platform_event"}
 
 
 @database_sync_to_async
-def _connect_state(user) -> tuple[list[str], int]:
-    """The groups a new socket joins (tree and chat rooms) and the latest event id."""
-    groups = events.groups_for(user)
-    groups += [chat_services.room_group(pk) for pk in chat_handlers.room_ids_for(user)]
-    return groups, events.latest_id()
+def _connect_state(user) -> tuple[list[str], list[str], int]:
+    """The groups a new socket joins (event groups, broadcast groups such as chat
+    rooms: whatever the apps registered) and the latest event id."""
+    groups, broadcast = sockets.groups_of(user)
+    return groups, broadcast, events.latest_id()
 
 
 class PlatformConsumer(AsyncJsonWebsocketConsumer):
@@ -45,11 +43,10 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self):
         user = self.scope.get("user")
-        refusal = None
-        if user is None or not user.is_authenticated or not scoping.is_active_account(user):
+        if user is None or not user.is_authenticated:
             refusal = CLOSE_UNAUTHENTICATED
-        elif user.must_change_password:
-            refusal = CLOSE_PASSWORD_CHANGE_REQUIRED
+        else:
+            refusal = sockets.refusal(user)  # accounts: disabled, no unit, first password
         if refusal is not None:
             # Accept first: a close before the handshake is an HTTP 403 and the
             # browser would see 1006, not the code that tells it what to do.
@@ -60,11 +57,12 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
         self.sent: dict[int, None] = {}
         # One trip to the database thread for everything a connect needs: under a
         # reconnect wave each extra trip queues behind every other socket's.
-        self.joined, latest = await _connect_state(user)
+        self.joined, broadcast, latest = await _connect_state(user)
         await asyncio.gather(
             *(self.channel_layer.group_add(g, self.channel_name) for g in self.joined)
         )
         await self.accept()
+        await asyncio.gather(*(self.follow(g) for g in broadcast))
         await self.send_json({"type": "hello", "account": user.username, "latest_id": latest})
         after = self._last_event_id()
         if after is not None:
@@ -76,9 +74,50 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
                     await self._send_once(frame)
                 await self.send_json({"type": "resumed", "after": after, "count": len(frames)})
 
+    async def accept(self, subprotocol=None, headers=None):
+        await super().accept(subprotocol, headers)
+        # From here every frame goes through the socket's bounded send queue.
+        self.outbox = sockets.Outbox(self.base_send, close=self._close_slow)
+        self.following: set[str] = set()
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        outbox = getattr(self, "outbox", None)
+        if outbox is None or text_data is None or close:
+            await super().send(text_data, bytes_data, close)
+        else:
+            outbox.reply(text_data)
+
+    async def send_json(self, content, close=False):
+        # AsyncJsonWebsocketConsumer.send_json calls super().send(), which skips send()
+        # above: `hello`, `resumed` and answers would overtake the events queued before.
+        await self.send(text_data=await self.encode_json(content), close=close)
+
+    @classmethod
+    async def encode_json(cls, content):
+        return sockets.encode(content)
+
+    async def _close_slow(self, code):
+        await self.close(code=code)
+
+    async def follow(self, group: str) -> None:
+        """Receive a broadcast group's frames (through the process's hub)."""
+        if group not in self.following:
+            self.following.add(group)
+            await sockets.hub(self.channel_layer).join(group, self.outbox)
+
+    async def unfollow(self, group: str) -> None:
+        if group in self.following:
+            self.following.discard(group)
+            await sockets.hub(self.channel_layer).leave(group, self.outbox)
+
     async def disconnect(self, code):
         for group in getattr(self, "joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
+        outbox = getattr(self, "outbox", None)
+        if outbox is not None:
+            outbox.stop()
+            for group in list(self.following):
+                await self.unfollow(group)
 
     def _last_event_id(self) -> int | None:
         query = parse_qs(self.scope.get("query_string", b"").decode("ascii", "replace"))
@@ -93,7 +132,8 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
         self.sent[event_id] = None
         if len(self.sent) > SENT_MEMORY:
             self.sent.pop(next(iter(self.sent)))
-        await self.send_json(frame)
+        # Events share the reply lane (never behind broadcasts) and are never dropped.
+        self.outbox.reply(sockets.encode(frame), event=True)
 
     async def platform_event(self, message):
         frame = message["frame"]
@@ -101,8 +141,8 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
             # Disabled, re-issued or handed over: this session is no longer valid.
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        if frame["type"] in ("chat.room_added", "chat.room_removed"):
-            await self._follow_room(frame)
+        for hook in sockets.event_hooks(frame["type"]):
+            await hook(self, frame)  # e.g. chat follows a room the account just joined
         if filters.needs_check(frame["type"]):
             wanted = await database_sync_to_async(filters.wants)(self.account, frame["type"], frame)
             if not wanted:
@@ -142,28 +182,22 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
         if kind == "ping":
             await self.send_json({"type": "pong"})
             return
-        handler = chat_handlers.HANDLERS.get(kind) if isinstance(kind, str) else None
+        handler = sockets.frame_handler(kind)  # registered by the apps (chat: chat.*, presence)
         if handler is None:
             await self.send_json({"type": "error", "code": "unknown_type"})
             return
-        reply = await handler(self.account, content)
-        for frame in reply if isinstance(reply, list) else [reply] if reply else []:
-            await self.send_json(frame)
-
-    async def chat_frame(self, message):
-        """A message, edit or removal pushed to a room's group (chat.services._push)."""
-        await self.send_json(message["frame"])
-
-    async def _follow_room(self, frame):
-        """Join a room's group when the account became a member, leave it when it no longer is."""
-        room_id = (frame.get("room") or {}).get("id")
-        if not isinstance(room_id, int):
+        # A client that does not read its answers gets no more requests handled, so its
+        # replies cannot pile up; the wait is bounded by the server's write buffer.
+        await self.outbox.wait_replies_sent()
+        if not sockets.handler_slots.take():
+            # The database thread already has a queue: refuse now rather than answer late.
+            await self.send_json(sockets.busy(content))
             return
-        group = chat_services.room_group(room_id)
-        member = await chat_handlers.is_member(self.account, room_id)
-        if member and group not in self.joined:
-            self.joined.append(group)
-            await self.channel_layer.group_add(group, self.channel_name)
-        elif not member and group in self.joined:
-            self.joined.remove(group)
-            await self.channel_layer.group_discard(group, self.channel_name)
+        self.outbox.hold_broadcasts()
+        try:
+            reply = await handler(self.account, content)
+            for frame in reply if isinstance(reply, list) else [reply] if reply else []:
+                await self.send_json(frame)
+        finally:
+            sockets.handler_slots.give_back()
+            self.outbox.release_broadcasts()

@@ -1,10 +1,12 @@
-"""Peer (a): a minimal Channels chat in the style of the Channels tutorial (part 3,
-the async consumer): one group, `group_send` on every received frame, the handler
-forwards to the socket. No storage, no auth; AllowedHostsOriginValidator only.
-Settings: tutorial_settings.py (the platform's channel layer class).
+"""Peer (a): the Channels tutorial's chat (part 3, the async consumer): one group,
+`group_send` on every received frame, the handler forwards to the socket; behind
+AllowedHostsOriginValidator and AuthMiddlewareStack as in the tutorial's asgi.py (the
+session cookie gives `scope["user"]`). No storage. Settings: tutorial_settings.py (the
+platform's settings and channel layer class).
 
-Run (from bench/chat/): DJANGO_SETTINGS_MODULE=tutorial_settings REDIS_URL=redis://… \\
-    ../../.venv/bin/daphne -b 127.0.0.1 -p 8001 peer_tutorial:application
+Run (from bench/chat/, with the platform's environment): PYTHONPATH=../.. \\
+    DJANGO_SETTINGS_MODULE=tutorial_settings ../../.venv/bin/daphne -b 127.0.0.1 -p 8001 \\
+    peer_tutorial:application
 """
 
 import json
@@ -15,6 +17,7 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutorial_settings")
 django.setup()
 
+from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
@@ -40,5 +43,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
 
 application = ProtocolTypeRouter(
-    {"websocket": AllowedHostsOriginValidator(URLRouter([path("ws/", ChatConsumer.as_asgi())]))}
+    {
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter([path("ws/", ChatConsumer.as_asgi())]))
+        )
+    }
 )

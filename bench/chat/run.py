@@ -10,18 +10,30 @@ the same SECRET_KEY passed to daphne). For each N and each server, in turn:
 
 - platform: `daphne config.asgi:application` (session auth, Origin check, the one
   socket /ws/; chat.send → message_post: row lock, Message row, push after commit);
-- tutorial: `daphne peer_tutorial:application` (tutorial_settings.py; the same
+- tutorial: `daphne peer_tutorial:application` (the Channels tutorial's consumer behind
+  AuthMiddlewareStack, logged in with the same cookies; tutorial_settings.py: the same
   channel layer class, RedisPubSubChannelLayer, on the same redis-server);
 - raw: peer_websockets.py (websockets.serve + websockets.broadcast);
 
 each started fresh, then loadgen.py (one separate process) connects N sockets, lets
 --senders of them send --messages messages at --rate messages/s in total, and
-reports deliveries, latency, loss, the server's RSS per socket and CPU per delivery.
+reports deliveries, latency, loss (a post unanswered or a delivery missing at the
+deadline counts), the server's RSS per socket and CPU per delivery. --rounds rounds
+(default 3), the servers interleaved within each round; the tables give medians and
+[min–max] ranges.
+
+--overload: after the rounds, for each N, the platform alone at twice the median
+deliveries/s it reached (or --capacity), with notice_publisher.py publishing a notice
+to the county's schools every second from a process of its own: chat.sent p99, the
+notice's p99, the server's RSS over time, lost posts and deliveries, resyncs.
+
 Figures only; no timing is asserted. Exits non-zero when a server does not start or
 the load generator fails.
 
-Run: .venv/bin/python bench/chat/run.py            (N = 100, 500, 1000)
-     .venv/bin/python bench/chat/run.py --quick    (N = 100, 50 messages)
+Run: .venv/bin/python bench/chat/run.py                 (N = 100, 500, 1000; 3 rounds)
+     .venv/bin/python bench/chat/run.py --quick         (N = 100, 50 messages, 1 round)
+     .venv/bin/python bench/chat/run.py --clients 500,1000 --senders 16 --rate 20 \\
+         --messages 400 --overload
 """
 
 from __future__ import annotations
@@ -29,10 +41,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,6 +70,7 @@ START_TIMEOUT = 30
 P99_TARGET = 1.5
 TARGET_N = 500
 PEERS = ("platform", "tutorial", "raw")
+MANAGER = f"{COUNTY}-boss"
 
 
 def load() -> str:
@@ -106,34 +121,42 @@ def base_env() -> dict[str, str]:
     return {k: os.environ[k] for k in keep if k in os.environ} | {"PYTHONUNBUFFERED": "1"}
 
 
-def start_server(kind: str, redis_url: str, tmp: Path) -> tuple[subprocess.Popen, int]:
+def django_env(redis_url: str) -> dict[str, str]:
+    """The environment of a process running the platform's settings on this run's data."""
     from django.conf import settings
+
+    return base_env() | {
+        "REDIS_URL": redis_url,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "SECRET_KEY": settings.SECRET_KEY,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DEBUG": "0",
+        "SECURE_COOKIES": "0",
+        "VAR_DIR": str(settings.VAR_DIR),
+        "CACHE_KEY_PREFIX": "bench",
+        "MFA_REQUIRED_FOR_SENIOR_MANAGERS": "0",
+    }
+
+
+def start_server(kind: str, redis_url: str, tmp: Path) -> tuple[subprocess.Popen, int]:
 
     port = free_port()
     env = base_env() | {"REDIS_URL": redis_url}
+    if kind in ("platform", "tutorial"):
+        env = django_env(redis_url)
     if kind == "platform":
-        env |= {
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DATABASE_URL": os.environ["DATABASE_URL"],
-            "SECRET_KEY": settings.SECRET_KEY,
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DEBUG": "0",
-            "SECURE_COOKIES": "0",
-            "VAR_DIR": str(settings.VAR_DIR),
-            "CACHE_KEY_PREFIX": "bench",
-            "MFA_REQUIRED_FOR_SENIOR_MANAGERS": "0",
-        }
         argv, cwd = (
             [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
             ROOT,
         )
-    elif kind == "tutorial":
-        env |= {"DJANGO_SETTINGS_MODULE": "tutorial_settings", "PYTHONPATH": str(HERE)}
+    if kind == "tutorial":
+        env |= {"DJANGO_SETTINGS_MODULE": "tutorial_settings", "PYTHONPATH": f"{HERE}:{ROOT}"}
         argv, cwd = (
             [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "peer_tutorial:application"],
             HERE,
         )
-    else:
+    elif kind == "raw":
         argv, cwd = [str(PYTHON), str(HERE / "peer_websockets.py"), "--port", str(port)], HERE
     log = tmp / f"{kind}.log"
     proc = subprocess.Popen(  # noqa: S603
@@ -185,6 +208,9 @@ def build(n: int) -> tuple[int, list[str], dict]:
 
     Unit.objects.bulk_create(schools, batch_size=1000)
     schools = list(Unit.objects.filter(parent=county).order_by("code"))
+    Account.objects.create(
+        username=MANAGER, password="!", unit=county, role=Role.MANAGER, must_change_password=False
+    )
     Account.objects.bulk_create(
         [
             Account(
@@ -228,55 +254,118 @@ def build(n: int) -> tuple[int, list[str], dict]:
 
 
 def measure(
-    kind: str, n: int, args, room: int, cookies_file: Path, redis_url: str, tmp: Path
+    kind: str,
+    n: int,
+    args,
+    room: int,
+    cookies_file: Path,
+    redis_url: str,
+    tmp: Path,
+    *,
+    rate: float | None = None,
+    messages: int | None = None,
+    senders: int | None = None,
+    notices_for: float = 0.0,
 ) -> dict:
     proc, port = start_server(kind, redis_url, tmp)
+    publisher = None
     try:
         url = f"ws://127.0.0.1:{port}/ws/" if kind != "raw" else f"ws://127.0.0.1:{port}/"
         argv = [str(PYTHON), str(HERE / "loadgen.py"), "--kind", kind, "--url", url]
         argv += ["--origin", f"http://127.0.0.1:{port}", "--n", str(n), "--room", str(room)]
-        argv += ["--senders", str(args.senders), "--rate", str(args.rate)]
-        argv += ["--messages", str(args.messages), "--pid", str(proc.pid)]
-        if kind == "platform":
+        argv += ["--senders", str(senders or args.senders), "--rate", str(rate or args.rate)]
+        argv += ["--messages", str(messages or args.messages), "--pid", str(proc.pid)]
+        argv += ["--drain", str(args.drain), "--http", f"http://127.0.0.1:{port}"]
+        if kind != "raw":
             argv += ["--cookies", str(cookies_file)]
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)  # noqa: S603
-        if out.returncode != 0:
-            raise RuntimeError(f"loadgen {kind} N={n} failed:\n{out.stderr[-3000:]}")
-        result = json.loads(out.stdout)
+        loadgen = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603
+        if notices_for:
+            # Started once the sockets are likely connected; it publishes while posts flow.
+            time.sleep(min(30.0, 2.0 + n / 200))
+            publisher = subprocess.Popen(  # noqa: S603
+                [str(PYTHON), str(HERE / "notice_publisher.py"), "--author", MANAGER]
+                + ["--to", COUNTY, "--every", "1", "--seconds", str(notices_for)],
+                env=django_env(redis_url),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        out, err = loadgen.communicate(timeout=900)
+        if loadgen.returncode != 0:
+            raise RuntimeError(f"loadgen {kind} N={n} failed:\n{err[-3000:]}")
+        result = json.loads(out)
+        if publisher is not None:
+            pout, perr = publisher.communicate(timeout=120)
+            if publisher.returncode != 0:
+                raise RuntimeError(f"notice publisher failed:\n{perr[-3000:]}")
+            published = json.loads(pout)["published"]
+            result["notices_published"] = published
+            result["notice_lost"] = published * result["connected"] - result["notice_deliveries"]
         if proc.poll() is not None:
             raise RuntimeError(f"{kind} exited with {proc.returncode} during the run")
         return result
     finally:
+        if publisher is not None and publisher.poll() is None:
+            publisher.kill()
         stop(proc)
 
 
-def cell(r: dict | None, key: str, fmt: str) -> str:
-    value = (r or {}).get(key)
-    return "-" if value is None else format(value, fmt)
+def summary(values: list) -> dict | None:
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def report(n: int, rows: dict) -> dict:
-    print(f"\n== N = {n:,} clients in one room (load average {load()}) ==")
-    head = ["", "connected", "connect s", "RSS/socket", "deliveries/s", "p50 ms", "p99 ms"]
-    head += ["max ms", "received/expected", "lost", "CPU µs/delivery"]
+def fmt(stat: dict | None, spec: str) -> str:
+    if stat is None:
+        return "-"
+    if stat["min"] == stat["max"]:
+        return format(stat["median"], spec)
+    return f"{stat['median']:{spec}} [{stat['min']:{spec}}–{stat['max']:{spec}}]"
+
+
+KEYS = (
+    "throughput",
+    "p50_ms",
+    "p99_ms",
+    "server_cpu_us_per_delivery",
+    "connect_seconds",
+    "rss_per_socket_kib",
+    "lost",
+    "posts_lost",
+    "ack_p99_ms",
+)
+
+
+def report(n: int, rounds: dict[str, list[dict]]) -> dict:
+    """Medians and ranges over the rounds of each server at this N."""
+    stats = {
+        kind: {k: summary([r.get(k) for r in rs]) for k in KEYS} for kind, rs in rounds.items()
+    }
+    print(
+        f"\n== N = {n:,} clients in one room, {len(next(iter(rounds.values())))} round(s), "
+        f"median [min–max] (load average {load()}) =="
+    )
+    head = ["", "deliveries/s", "p50 ms", "p99 ms", "CPU µs/delivery", "connect s"]
+    head += ["RSS/socket KiB", "lost deliveries", "lost posts", "chat.sent p99 ms"]
     table = [head]
     for kind in PEERS:
-        r = rows.get(kind)
-        if r is None:
+        st = stats.get(kind)
+        if st is None:
             continue
         table.append(
             [
                 kind,
-                f"{r['connected']:,}/{r['n']:,}",
-                f"{r['connect_seconds']:.1f}",
-                f"{r['rss_per_socket_kib']:.0f} KiB",
-                cell(r, "throughput", ",.0f"),
-                cell(r, "p50_ms", ",.1f"),
-                cell(r, "p99_ms", ",.1f"),
-                cell(r, "max_ms", ",.0f"),
-                f"{r.get('received', 0):,}/{r.get('expected', 0):,}",
-                f"{r.get('lost', 0):,}",
-                cell(r, "server_cpu_us_per_delivery", ",.0f"),
+                fmt(st["throughput"], ",.0f"),
+                fmt(st["p50_ms"], ",.1f"),
+                fmt(st["p99_ms"], ",.1f"),
+                fmt(st["server_cpu_us_per_delivery"], ",.0f"),
+                fmt(st["connect_seconds"], ".1f"),
+                fmt(st["rss_per_socket_kib"], ",.0f"),
+                fmt(st["lost"], ",.0f"),
+                fmt(st["posts_lost"], ",.0f"),
+                fmt(st["ack_p99_ms"], ",.0f"),
             ]
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
@@ -287,32 +376,82 @@ def report(n: int, rows: dict) -> dict:
                 for i, (c, w) in enumerate(zip(row, widths, strict=True))
             )
         )
-    extra = {}
-    p, t = rows.get("platform"), rows.get("tutorial")
-    for kind, r in rows.items():
-        if r.get("errors") or r.get("connect_failures"):
-            print(
-                f"  {kind}: errors {r.get('errors')}, connect failures {r['connect_failures']} {r['connect_failure_sample']}"
-            )
-    if p and t and p.get("throughput") and t.get("throughput") and t.get("p99_ms"):
-        extra = {
-            "throughput_ratio": p["throughput"] / t["throughput"],
-            "p99_ratio": p["p99_ms"] / t["p99_ms"],
-        }
-        note = f" (target ≤ {P99_TARGET} at {TARGET_N})" if n == TARGET_N else ""
+    for kind, rs in rounds.items():
+        for r in rs:
+            if r.get("errors") or r.get("connect_failures"):
+                print(
+                    f"  {kind}: errors {r.get('errors')}, connect failures "
+                    f"{r['connect_failures']} {r['connect_failure_sample']}"
+                )
+    extra: dict = {"stats": stats}
+    p, t, raw = stats.get("platform"), stats.get("tutorial"), stats.get("raw")
+    if p and t and p["throughput"] and t["throughput"]:
+        extra["throughput_ratio"] = p["throughput"]["median"] / t["throughput"]["median"]
+        extra["p99_ratio"] = p["p99_ms"]["median"] / t["p99_ms"]["median"]
+        print(f"  platform / tutorial: deliveries/s {extra['throughput_ratio']:.2f}x (target ≥ 3)")
+    if p and raw and p["throughput"] and raw["throughput"]:
         print(
-            f"  platform / tutorial: throughput {extra['throughput_ratio']:.2f}x (target ≥ 1.0), "
-            f"p99 {extra['p99_ratio']:.2f}x{note}"
+            f"  platform / raw ceiling: {p['throughput']['median'] / raw['throughput']['median']:.2f}x"
         )
-    r = rows.get("raw")
-    if p and r and r.get("throughput"):
-        print(f"  platform / raw ceiling: throughput {p['throughput'] / r['throughput']:.2f}x")
-    if p:
-        print(
-            f"  offered: {p['messages']} messages at {p['rate']:g}/s from {p['senders']} senders "
-            f"= {p['rate'] * p['connected']:,.0f} deliveries/s; platform accepted {p.get('accepted')}"
-        )
+    first = next(iter(rounds.values()))[0]
+    print(
+        f"  offered: {first.get('messages')} messages at {first.get('rate', 0):g}/s from "
+        f"{first.get('senders')} senders = {first.get('rate', 0) * first['connected']:,.0f} deliveries/s"
+    )
     return extra
+
+
+def overload(n: int, capacity: float, args, room, cookies_file, redis_url, tmp) -> dict:
+    """The platform at twice `capacity` deliveries/s, notices published meanwhile."""
+    rate = 2 * capacity / n
+    # The chat rate limit (20 posts in 10 s an account): enough senders to stay under it.
+    senders = max(args.senders, math.ceil(rate / 1.5))
+    messages = max(1, int(rate * args.overload_seconds))
+    r = measure(
+        "platform",
+        n,
+        args,
+        room,
+        cookies_file,
+        redis_url,
+        tmp,
+        rate=rate,
+        messages=messages,
+        senders=senders,
+        notices_for=args.overload_seconds,
+    )
+    print(
+        f"\n== overload, N = {n:,}: {2 * capacity:,.0f} deliveries/s offered "
+        f"(2 × {capacity:,.0f}), {rate:.1f} posts/s from {senders} senders for "
+        f"{args.overload_seconds:g} s, a notice a second (load average {load()}) =="
+    )
+
+    def ms(key):
+        v = r.get(key)
+        return "-" if v is None else f"{v:,.0f} ms"
+
+    print(
+        f"  chat.sent p50 {ms('ack_p50_ms')}, p99 {ms('ack_p99_ms')} (target ≤ 1,000 ms); "
+        f"posts accepted {r.get('accepted')}/{messages}, refused {r.get('refused')}, "
+        f"unanswered (lost) {r.get('posts_lost')}"
+    )
+    print(
+        f"  notice event p50 {ms('notice_p50_ms')}, p99 {ms('notice_p99_ms')} (target ≤ 2,000 ms); "
+        f"{r.get('notice_deliveries')} delivered of {r.get('notices_published', 0) * r['connected']}"
+        f" (lost {r.get('notice_lost')})"
+    )
+    print(
+        f"  deliveries: {r['received']:,}/{r['expected']:,} (live {r['received_live']:,}, by sync "
+        f"or HTTP {r['received_late']:,}), lost {r['lost']:,}; live p99 {ms('p99_ms')}, "
+        f"all p99 {ms('p99_all_ms')}; resyncs {r['resyncs']}, room resyncs {r['room_resyncs']}, "
+        f"HTTP pages {r['http_pages']}; errors {r.get('errors')}"
+    )
+    series = " ".join(f"{t:g}s:{v / 1024:.0f}" for t, v in r["rss_series_kib"])
+    print(
+        f"  server RSS MiB: before {r['rss_before_kib'] / 1024:.0f}, max {r['rss_max_kib'] / 1024:.0f}, "
+        f"end {r['rss_end_kib'] / 1024:.0f}; over time {series}"
+    )
+    return r
 
 
 def main() -> int:
@@ -324,11 +463,16 @@ def main() -> int:
         "--senders", type=int, default=20, help="sending clients (rate limit: 20/10 s each)"
     )
     ap.add_argument("--peers", default=",".join(PEERS))
-    ap.add_argument("--quick", action="store_true", help="N = 100, 50 messages")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds per comparison")
+    ap.add_argument("--drain", type=float, default=15.0, help="seconds after the last send")
+    ap.add_argument("--overload", action="store_true", help="then 2x capacity, with notices")
+    ap.add_argument("--capacity", type=float, help="deliveries/s of one process (else measured)")
+    ap.add_argument("--overload-seconds", type=float, default=20.0)
+    ap.add_argument("--quick", action="store_true", help="N = 100, 50 messages, 1 round")
     ap.add_argument("--json", help="also write the results to this file (run_all.py)")
     args = ap.parse_args()
     if args.quick:
-        args.clients, args.messages = "100", 50
+        args.clients, args.messages, args.rounds = "100", 50, 1
     ns = [int(x) for x in args.clients.split(",")]
     peers = [p for p in PEERS if p in args.peers.split(",")]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -348,13 +492,44 @@ def main() -> int:
             from django.db import connections
 
             connections.close_all()
+            rounds: dict[int, dict[str, list[dict]]] = {n: {k: [] for k in peers} for n in ns}
+            for i in range(args.rounds):
+                for n in ns:
+                    # Interleaved: each round measures every server once, in turn.
+                    for kind in peers:
+                        rounds[n][kind].append(
+                            measure(kind, n, args, room, cookies_file, redis_url, tmp)
+                        )
+                        print(
+                            f"  round {i + 1}: measured {kind} N={n} (load average {load()})",
+                            flush=True,
+                        )
             for n in ns:
-                rows = {}
-                for kind in peers:
-                    rows[kind] = measure(kind, n, args, room, cookies_file, redis_url, tmp)
-                    print(f"  measured {kind} N={n} (load average {load()})", flush=True)
-                extra = report(n, rows)
-                results["runs"][str(n)] = {"rows": rows, **extra, "load": os.getloadavg()}
+                extra = report(n, rounds[n])
+                # `rows`: the medians, in the shape bench/run_all.py summarises.
+                rows = {
+                    kind: {k: (st or {}).get("median") for k, st in extra["stats"][kind].items()}
+                    | {"connected": min(r["connected"] for r in rounds[n][kind])}
+                    for kind in rounds[n]
+                }
+                results["runs"][str(n)] = {
+                    "rows": rows,
+                    "rounds": rounds[n],
+                    **extra,
+                    "load": os.getloadavg(),
+                }
+            if args.overload:
+                for n in ns:
+                    capacity = args.capacity
+                    if capacity is None:
+                        measured = [r.get("throughput") for r in rounds[n].get("platform", [])]
+                        capacity = statistics.median(measured) if measured else None
+                    if not capacity:
+                        print(f"  overload N={n}: no capacity measured (run the platform peer)")
+                        continue
+                    results["runs"][str(n)]["overload"] = overload(
+                        n, capacity, args, room, cookies_file, redis_url, tmp
+                    )
     finally:
         stop(redis_proc)
         shutil.rmtree(tmp, ignore_errors=True)

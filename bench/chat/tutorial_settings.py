@@ -1,28 +1,14 @@
-"""Django settings of peer (a), the minimal Channels chat (peer_tutorial.py): no
-database, no sessions, no auth; the platform's channel layer class on REDIS_URL."""
+"""Django settings of peer (a), the Channels-tutorial chat (peer_tutorial.py): the
+platform's own settings (database, sessions, the accounts user model, SECRET_KEY from the
+environment), so AuthMiddlewareStack finds the same logged-in users the platform does,
+as the tutorial's consumer gets `scope["user"]`; the same channel layer class and host
+options on REDIS_URL under a prefix of its own."""
 
-import os
+import copy
 
-SECRET_KEY = "bench-chat-tutorial"  # noqa: S105 (no session or signing in this peer)
-DEBUG = False
-ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-INSTALLED_APPS = ["channels"]
-DATABASES = {}
-USE_TZ = True
+from config.settings import *  # noqa: F403
+from config.settings import CHANNEL_LAYERS as _PLATFORM_LAYERS
+
 ASGI_APPLICATION = "peer_tutorial.application"
-CHANNEL_LAYERS = {
-    "default": {
-        # The same class and host options as config/settings.py.
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {
-            "hosts": [
-                {
-                    "address": os.environ["REDIS_URL"],
-                    "socket_timeout": None,
-                    "max_connections": 10000,
-                }
-            ],
-            "prefix": "tutorial:ch",
-        },
-    }
-}
+CHANNEL_LAYERS = copy.deepcopy(_PLATFORM_LAYERS)
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = "tutorial:ch"

@@ -113,6 +113,10 @@
   // After every (re)connect, and once a minute in case a push was lost while the
   // socket stayed open (a Redis restart), ask for what this room got meanwhile.
   document.addEventListener("platform:open", sync);
+  // The server dropped live frames this socket fell behind on: fetch them by sync.
+  document.addEventListener("platform:event", (event) => {
+    if (event.detail.type === "resync" && event.detail.reason === "lagged") sync();
+  });
   setInterval(() => { if (window.platformSocket && window.platformSocket.open) sync(); }, 60000);
 
   function render(frame) {

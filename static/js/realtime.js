@@ -58,7 +58,8 @@
       case "ticket.warning": toast(`${t("Warning")}: #${Number(frame.ticket)} ${frame.title || ""}`, "", `/tickets/${Number(frame.ticket)}/`, true); break;
       case "ticket.alert": toast(`${t("Alert")}: #${Number(frame.ticket)} ${frame.title || ""}`, "", `/tickets/${Number(frame.ticket)}/`, true); break;
       case "roll.alerts": onRecords(frame); break;
-      case "resync": refreshBadge(); if (document.getElementById("inbox-rows")) location.reload(); break;
+      // "lagged": only live chat frames were dropped (chat.js syncs its room); no event was.
+      case "resync": if (frame.reason !== "lagged") { refreshBadge(); if (document.getElementById("inbox-rows")) location.reload(); } break;
       default: break;
     }
     document.dispatchEvent(new CustomEvent("platform:event", { detail: frame }));
