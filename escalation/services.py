@@ -3,9 +3,9 @@ sweep does that exactly once.
 
 Assignment at a tier moves the tier's `Rotation` pointer with one conditional
 UPDATE (from the engineer read to the one picked, only if nobody moved it since;
-else once more under the row lock), so concurrent tickets cannot land on the same
-engineer by accident or skip one: each pick is one numbered turn, and the turns
-follow the round robin. The roster, the held counts and the pointer are read
+after a few failed attempts, under the row lock), so concurrent tickets cannot land
+on the same engineer by accident or skip one: each pick is one numbered turn, and
+the turns follow the round robin. The roster, the held counts and the pointer are read
 before, outside any lock, and a new ticket takes its turn before its own
 transaction (`choose`): the row is locked for that one statement, not for the
 ticket's writes. The price: a count read while another ticket of the tier is
@@ -90,6 +90,21 @@ def _advance(tier_id: int, expected: int | None, chosen: int) -> int | None:
     return row[0] if row else None
 
 
+def _pointer(tier_id: int) -> int | None:
+    """The tier's pointer as committed now; creates the tier's row on its first turn."""
+    row = Rotation.objects.filter(pk=tier_id).values_list("last_account_id", flat=True)[:1]
+    found = list(row)
+    if not found:
+        # INSERT … ON CONFLICT DO NOTHING: two first tickets may race here.
+        Rotation.objects.bulk_create([Rotation(tier_id=tier_id)], ignore_conflicts=True)
+        return None
+    return found[0]
+
+
+# Optimistic attempts at a turn before taking it under the row lock.
+RETRIES = 3
+
+
 class _Tier:
     """One tier's engineers, their load and the rotation pointer, read in one query
     (plus the duty slots') — outside any lock unless `lock` (drain)."""
@@ -128,14 +143,19 @@ class _Tier:
         self, now: datetime, *, reporter: int | None = None
     ) -> tuple[int | None, list[tuple[int, str]]]:
         """`pick`, and move the pointer to the one picked if nobody else has moved it
-        since it was read (one conditional UPDATE). If someone has, once more with the
-        row locked in a short transaction of its own, so a busy tier cannot starve a
+        since it was read (one conditional UPDATE). If someone has, the pointer is
+        read again and the pick made again, a few times; then once more with the row
+        locked in a short transaction of its own, so a busy tier cannot starve a
         caller."""
-        chosen, skipped = self.pick(now, reporter=reporter)
-        if chosen is None:
-            return None, skipped
-        turn = _advance(self.tier_id, self.last, chosen)
-        if turn is None:
+        for _attempt in range(RETRIES):
+            chosen, skipped = self.pick(now, reporter=reporter)
+            if chosen is None:
+                return None, skipped
+            turn = _advance(self.tier_id, self.last, chosen)
+            if turn is not None:
+                break
+            self.last = _pointer(self.tier_id)
+        else:
             with transaction.atomic():
                 self.last = _lock_rotation(self.tier_id).last_account_id
                 chosen, skipped = self.pick(now, reporter=reporter)
