@@ -6,14 +6,22 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from accounts import scoping
 from accounts.models import Account, Level, Unit
 from core.events import ancestor_paths
 from escalation import workhours
-from escalation.models import DEFAULT_CAPACITY, DutyProfile, DutySlot, SupportSettings
+from escalation.models import (
+    DEFAULT_CAPACITY,
+    DutyProfile,
+    DutySlot,
+    EscalationRecord,
+    SupportSettings,
+)
 from tickets.models import HELD_STATUSES, Ticket
+from tickets.selectors import engineers_of
 
 TIER_LEVELS = (Level.COUNTY, Level.PREFECTURE, Level.PROVINCE, Level.MINISTRY)
 
@@ -25,10 +33,6 @@ OFF_SCHEDULE = "off_schedule"
 AT_CAPACITY = "at_capacity"
 REPORTER = "reporter"
 LEFT_TIER = "left_tier"
-
-
-def engineers_of(tier_id: int) -> QuerySet[Account]:
-    return Account.objects.filter(unit_id=tier_id, is_support_engineer=True, is_active=True)
 
 
 def tier_chain(unit: Unit, *, reporter_id: int | None = None) -> list[Unit]:
@@ -224,6 +228,16 @@ def roster(tier: Unit, moment: datetime) -> list[dict]:
         }
         for e in roster_for_routing(tier.pk).order_by("pk")
     ]
+
+
+def tier_compliance(unit: Unit, since: datetime) -> list[dict]:
+    """Per tier level, the stays of tickets raised under `unit` since `since`, and how
+    many of them breached (the support dashboard)."""
+    return list(
+        EscalationRecord.objects.filter(scoping.under("reporter_path", unit.path), created_on__gte=since)
+        .values("level")
+        .annotate(stays=Count("id"), breached=Count("id", filter=Q(breached=True)))
+    )
 
 
 def reason_labels() -> dict[str, str]:

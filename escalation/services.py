@@ -256,6 +256,22 @@ def route(ticket: Ticket, now: datetime, *, cause: str, passed_over=()) -> bool:
     return assigned
 
 
+def route_reopened(ticket: Ticket, now: datetime) -> bool:
+    """A reopened ticket goes back to whoever resolved it if they can still hold it;
+    else back into rotation (True when that gave it to someone). Capacity does not
+    count for the one who resolved it (the ticket was theirs), availability does."""
+    holder = ticket.assignee
+    if holder is None:
+        return route(ticket, now, cause="reopen")
+    if not (holder.is_active and holder.is_support_engineer and holder.unit_id == ticket.tier_id):
+        reason = selectors.LEFT_TIER
+    else:
+        reason = selectors.unavailable_reason(holder, 0, now)
+    if reason is None:
+        return False
+    return route(ticket, now, cause="reopen", passed_over=[(holder.username, reason)])
+
+
 def drain(tier_id: int, now: datetime | None = None) -> int:
     """Assign the tier's waiting tickets, oldest first, while anyone is available."""
     now = now or timezone.now()

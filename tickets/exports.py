@@ -6,7 +6,6 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
 from core.xlsx import safe_row
-from escalation import workhours
 from tickets.selectors import account_name
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -14,7 +13,8 @@ MAX_ROWS = 200_000
 
 
 def _local(value):
-    return value.astimezone(workhours.TZ).replace(tzinfo=None) if value else None
+    # China's time (settings.TIME_ZONE, Asia/Shanghai), as escalation's working hours.
+    return value.astimezone(timezone.get_default_timezone()).replace(tzinfo=None) if value else None
 
 
 def tickets_workbook(actor, qs) -> HttpResponse:
@@ -63,7 +63,7 @@ def tickets_workbook(actor, qs) -> HttpResponse:
             )
         )
     response = HttpResponse(content_type=XLSX)
-    stamp = timezone.now().astimezone(workhours.TZ).strftime("%Y%m%d-%H%M")
+    stamp = timezone.now().astimezone(timezone.get_default_timezone()).strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="tickets-{stamp}.xlsx"'
     response["Cache-Control"] = "private, no-store"
     book.save(response)

@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, F, Min, Q, QuerySet
 from django.db.models.functions import Substr, TruncDate
+from django.utils import timezone
 
 from accounts import scoping
 from accounts.models import SEGMENT, Account, Level, Role, Unit
-from escalation import workhours
-from escalation.models import EscalationRecord
+from tickets import support
 from tickets.models import HELD_STATUSES, OPEN_STATUSES, Status, Ticket, TicketEvent
 
 LIST_FIELDS = ("reporter", "reporter_unit", "tier", "assignee")
@@ -90,8 +90,14 @@ def timeline(actor, ticket: Ticket) -> QuerySet[TicketEvent]:
     return entries.order_by("id")
 
 
-def stints(ticket: Ticket) -> QuerySet[EscalationRecord]:
+def stints(ticket: Ticket) -> QuerySet:
+    """The ticket's stays at tiers (escalation's records, by their reverse relation)."""
     return ticket.stints.select_related("tier", "actor").order_by("hop")
+
+
+def engineers_of(tier_id: int) -> QuerySet[Account]:
+    """The support engineers of a tier, active ones only."""
+    return Account.objects.filter(unit_id=tier_id, is_support_engineer=True, is_active=True)
 
 
 # --- lists ------------------------------------------------------------------------------
@@ -181,7 +187,8 @@ def dashboard(actor, *, days: int, now: datetime) -> dict:
         breached=Count("id", filter=Q(breached=True)),
     )
     per_day = list(
-        window.annotate(day=TruncDate("created_at", tzinfo=workhours.TZ))
+        # China's time (settings.TIME_ZONE, Asia/Shanghai): the day a ticket was raised.
+        window.annotate(day=TruncDate("created_at", tzinfo=timezone.get_default_timezone()))
         .values("day")
         .annotate(n=Count("id"))
         .order_by("day")
@@ -216,13 +223,7 @@ def dashboard(actor, *, days: int, now: datetime) -> dict:
         child_rows.append(row)
 
     tiers = []
-    for row in (
-        EscalationRecord.objects.filter(
-            scoping.under("reporter_path", unit.path), created_on__gte=since
-        )
-        .values("level")
-        .annotate(stays=Count("id"), breached=Count("id", filter=Q(breached=True)))
-    ):
+    for row in support.desk().tier_compliance(unit, since):
         row["compliance"] = _rate(row["stays"] - row["breached"], row["stays"])
         tiers.append(row)
     order = {"county": 0, "prefecture": 1, "province": 2, "ministry": 3}

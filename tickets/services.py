@@ -1,6 +1,7 @@
 """Writes on tickets: raise, reply, note, the status machine, assignment, rating.
 
-Routing, SLA clocks and escalation belong to `escalation`; this module calls it.
+Routing, SLA clocks and escalation belong to `escalation`, which sits above tickets;
+this module asks for them through `tickets.support.desk()`.
 Each write locks the ticket row, checks permission and state through
 `tickets.selectors`, changes the row, adds a timeline entry and announces it after
 commit — all or nothing, files included.
@@ -19,11 +20,7 @@ from accounts import scoping
 from accounts.models import Account
 from core.files import check_files, clean_file_name, undo_files
 from core.markup import render_body
-from escalation import selectors as escalation_selectors
-from escalation import services as escalation
-from escalation import sla
-from escalation.models import EntryKind
-from tickets import selectors, timeline
+from tickets import selectors, support, timeline
 from tickets.models import (
     HELD_STATUSES,
     OPEN_STATUSES,
@@ -118,11 +115,10 @@ def ticket_create(
     if errors:
         raise ValidationError(errors)
     description_html = render_body(description)
-    tier = escalation_selectors.tier_chain(actor.unit, reporter_id=actor.pk)[0]
     # The engineer is chosen before the transaction: the tier's rotation row is then
     # locked only by the one statement that moves its pointer, not by the writes below.
     with (
-        escalation.choose(tier, now, reporter_id=actor.pk) as decision,
+        support.desk().raising(actor.unit, now, reporter_id=actor.pk) as place,
         undo_files() as stored,
         transaction.atomic(),
     ):
@@ -139,16 +135,8 @@ def ticket_create(
             updated_at=now,
         )
         raised = timeline.entry(ticket, EventKind.CREATED, actor)
-        # Saved by enter_tier once routed: one INSERT, with its engineer.
-        escalation.enter_tier(
-            ticket,
-            tier,
-            now,
-            kind=EntryKind.OPENED,
-            actor=actor,
-            entries=[raised],
-            decision=decision,
-        )
+        # Saved once placed at its tier: one INSERT, with its engineer.
+        place(ticket, actor=actor, entries=[raised])
         _store_files(files, ticket=ticket, event=raised, account=actor, stored=stored)
     return ticket
 
@@ -192,13 +180,14 @@ def ticket_reply(
             internal=internal,
         )
         _store_files(files, ticket=ticket, event=entry, account=actor, stored=stored)
+        desk = support.desk()
         if not internal and not reporter:
-            sla.responded(ticket, now)
+            desk.responded(ticket, now)
             if ticket.status == Status.ASSIGNED and ticket.assignee_id == actor.pk:
                 _set_status(ticket, Status.IN_PROGRESS, actor)
         elif reporter and ticket.status == Status.WAITING:
             _set_status(ticket, Status.IN_PROGRESS, actor)
-            sla.resume(ticket, now)
+            desk.resumed(ticket, now)
         ticket.save()
         timeline.announce(ticket, "note" if internal else "reply", event=entry)
     return ticket
@@ -250,27 +239,28 @@ def ticket_transition(
             timeline.add(ticket, EventKind.REPLY, actor, body_html=render_body(text))
         old_status = ticket.status
         ticket.status = target
+        desk = support.desk()
         if action == "start":
-            sla.responded(ticket, now)
+            desk.responded(ticket, now)
         elif action == "wait":
-            sla.responded(ticket, now)
-            sla.pause(ticket, now)
+            desk.responded(ticket, now)
+            desk.paused(ticket, now)
         elif action == "resolve":
             ticket.resolved_at = now
-            sla.stop(ticket)
+            desk.stopped(ticket)
         elif action == "reopen":
             ticket.resolved_at = None
             rerouted = _reopen(ticket, now)
         elif action == "close":
             ticket.closed_at = now
-            sla.stop(ticket)
+            desk.stopped(ticket)
         timeline.add(ticket, EventKind.STATUS, actor, old=old_status, new=ticket.status)
         if action == "close" and rating is not None:
             _rate(ticket, actor, rating, rating_comment)
         ticket.save()
         timeline.announce(ticket, action, and_assigned=rerouted)
         if old_tier_holder and ticket.status not in HELD_STATUSES:
-            transaction.on_commit(lambda: escalation.drain(ticket.tier_id))
+            desk.freed(ticket.tier_id)
     return ticket
 
 
@@ -278,18 +268,8 @@ def _reopen(ticket: Ticket, now: datetime) -> bool:
     """Back to whoever resolved it if they can still hold it; else back into rotation
     (True when that gave it to someone). The resolution clock re-arms with a full
     target (no instant breach)."""
-    sla.resume(ticket, now, reopened=True)
-    holder = ticket.assignee
-    if holder is None:
-        return escalation.route(ticket, now, cause="reopen")
-    if not (holder.is_active and holder.is_support_engineer and holder.unit_id == ticket.tier_id):
-        reason = escalation_selectors.LEFT_TIER
-    else:
-        # Capacity does not count here (the ticket was theirs), availability does.
-        reason = escalation_selectors.unavailable_reason(holder, 0, now)
-    if reason is None:
-        return False
-    return escalation.route(ticket, now, cause="reopen", passed_over=[(holder.username, reason)])
+    support.desk().resumed(ticket, now, reopened=True)
+    return support.desk().reopened(ticket, now)
 
 
 def _rate(ticket: Ticket, actor, rating: int, comment: str) -> None:
@@ -412,13 +392,8 @@ def problem_ticket_sync(
                 created_at=now,
                 updated_at=now,
             )
-            escalation.enter_tier(
-                ticket,
-                escalation_selectors.tier_chain(school)[0],
-                now,
-                kind=EntryKind.OPENED,
-                entries=[timeline.entry(ticket, EventKind.CREATED, None)],
-            )
+            with support.desk().raising(school, now, reporter_id=None) as place:
+                place(ticket, entries=[timeline.entry(ticket, EventKind.CREATED, None)])
             return ticket
         if ticket is None:
             return None
@@ -427,12 +402,12 @@ def problem_ticket_sync(
             old = ticket.status
             ticket.status = Status.RESOLVED
             ticket.resolved_at = now
-            sla.stop(ticket)
+            support.desk().stopped(ticket)
             timeline.add(ticket, EventKind.STATUS, None, old=old, new=ticket.status, automatic=True)
             ticket.save()
             timeline.announce(ticket, "resolve")
             if ticket.assignee_id:
-                transaction.on_commit(lambda: escalation.drain(ticket.tier_id))
+                support.desk().freed(ticket.tier_id)
             return ticket
         changed = ticket.priority != priority or ticket.description != summary
         if changed:

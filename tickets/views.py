@@ -13,9 +13,7 @@ from django.views.decorators.http import require_POST
 from accounts import scoping
 from accounts.models import Account
 from core.http import private_download
-from escalation import selectors as escalation_selectors
-from escalation import services as escalation
-from tickets import exports, selectors, services
+from tickets import exports, selectors, services, support
 from tickets.forms import ActionForm, RateForm, ReasonForm, ReplyForm, TicketForm
 from tickets.models import Category, Status, Ticket, TicketFile
 
@@ -164,7 +162,7 @@ def _detail_context(request, ticket):
     worker = selectors.can_work(user, ticket)
     engineers = []
     if worker and scoping.can_manage_unit(user, ticket.tier):
-        engineers = list(escalation_selectors.engineers_of(ticket.tier_id).order_by("pk"))
+        engineers = list(selectors.engineers_of(ticket.tier_id).order_by("pk"))
     stints = list(selectors.stints(ticket))
     current = stints[-1] if stints else None
     reporter = selectors.reporter_side(user, ticket)
@@ -182,15 +180,13 @@ def _detail_context(request, ticket):
         and ticket.assignee_id != user.pk
         and ticket.is_open,
         "engineers": engineers,
-        "can_escalate": worker
-        and ticket.is_open
-        and escalation_selectors.next_tier(ticket) is not None,
+        "can_escalate": worker and ticket.is_open and support.desk().can_climb(ticket),
         "can_send_back": worker
         and ticket.is_open
         and current is not None
         and current.from_tier is not None
         and current.from_tier.depth > ticket.tier.depth,
-        "reasons": escalation_selectors.reason_labels(),
+        "reasons": support.desk().reason_labels(),
         "reply_form": ReplyForm(),
         "action_form": ActionForm(),
         "rate_form": RateForm(),
@@ -301,7 +297,7 @@ def escalate(request, pk):
     return _act(
         request,
         pk,
-        lambda ticket: escalation.escalate(
+        lambda ticket: support.desk().escalate(
             actor=request.user, ticket=ticket, reason=form.cleaned_data["reason"]
         ),
     )
@@ -316,7 +312,7 @@ def send_back(request, pk):
     return _act(
         request,
         pk,
-        lambda ticket: escalation.send_back(
+        lambda ticket: support.desk().send_back(
             actor=request.user, ticket=ticket, guidance=form.cleaned_data["reason"]
         ),
     )

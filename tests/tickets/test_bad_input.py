@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import translation
 
+from escalation import services as escalation_services
 from escalation.models import EscalationRecord
 from tests.tickets.helpers import MONDAY, fresh, raise_ticket
 from tickets import services
@@ -106,7 +107,7 @@ def test_a_failure_after_the_files_are_written_removes_them(desk, media_files, m
     def broken(*args, **kwargs):
         raise RuntimeError("routing exploded")
 
-    monkeypatch.setattr(services.escalation, "enter_tier", broken)
+    monkeypatch.setattr(escalation_services, "enter_tier", broken)
     with pytest.raises(RuntimeError):
         raise_ticket(desk.reporter, files=[pdf("一.pdf"), pdf("二.pdf")], now=T0)
     nothing_stored(media_files)
