@@ -2,12 +2,13 @@
 replays what the client missed, then forwards live events. No business rule lives here."""
 
 import asyncio
+import time
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from core import events, filters, sockets
+from core import catchup, events, filters, sockets
 
 # Close codes a client can act on (documented in docs/websocket.md).
 CLOSE_UNAUTHENTICATED = sockets.CLOSE_UNAUTHENTICATED
@@ -15,6 +16,9 @@ CLOSE_PASSWORD_CHANGE_REQUIRED = sockets.CLOSE_PASSWORD_CHANGE_REQUIRED
 # How many recently sent event ids a connection remembers to drop duplicates.
 SENT_MEMORY = 2000
 MAX_FRAME_BYTES = 16 * 1024
+# A client's `events.sync` (every 60 s in the browser) is answered at most this often
+# per socket: each is a replay read on the database thread.
+SYNC_MIN_INTERVAL = 10.0
 
 
 # Group messages whose handlers only forward an already-stored frame to the socket.
@@ -65,14 +69,65 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
         await asyncio.gather(*(self.follow(g) for g in broadcast))
         await self.send_json({"type": "hello", "account": user.username, "latest_id": latest})
         after = self._last_event_id()
+        # What the client holds: ids up to `floor` are on its page or were replayed now;
+        # `last_id` follows what this socket sends. A catch-up replays after `last_id`
+        # and never sends an id at or below `floor`.
+        self.floor = self.last_id = latest if after is None else after
+        self.synced_at = 0.0
         if after is not None:
             frames = await database_sync_to_async(events.replay)(user, after)
             if frames is None:
                 await self.send_json({"type": "resync", "latest_id": latest})
+                self.floor = self.last_id = latest
             else:
                 for frame in frames:
                     await self._send_once(frame)
                 await self.send_json({"type": "resumed", "after": after, "count": len(frames)})
+        # From now on, when the channel layer recovers from an outage this socket
+        # replays what it missed meanwhile (core/catchup.py).
+        catchup.watcher(self.channel_layer).add(self)
+
+    async def catch_up(self) -> None:
+        """Replay what this socket may have missed while the channel layer was down."""
+        frames = await database_sync_to_async(events.replay)(self.account, self.last_id)
+        if frames is None:
+            latest = await database_sync_to_async(events.latest_id)()
+            await self.send_json({"type": "resync", "latest_id": latest})
+            self.floor = self.last_id = max(self.last_id, latest)
+            return
+        for frame in frames:
+            if frame["id"] > self.floor:
+                await self._send_once(frame)
+
+    async def _events_sync(self, content: dict) -> None:
+        """The client's periodic check: every event after its last id that this socket
+        has not sent, then `events.synced` (or `resync` when too many were missed)."""
+        after = content.get("after")
+        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
+            await self.send_json(
+                {"type": "error", "code": "malformed", "detail": "after must be an event id"}
+            )
+            return
+        wait = self.synced_at + SYNC_MIN_INTERVAL - time.monotonic()
+        if wait > 0:
+            await self.send_json(
+                {"type": "error", "code": "rate_limited", "retry_after": round(wait, 1)}
+            )
+            return
+        self.synced_at = time.monotonic()
+        frames = await database_sync_to_async(events.replay)(self.account, after)
+        if frames is None:
+            latest = await database_sync_to_async(events.latest_id)()
+            await self.send_json({"type": "resync", "latest_id": latest})
+            return
+        # Below `after` too: the replay's overlap holds any event that overtook another
+        # (docs/websocket.md, Replay); ids this socket sent or that its page had are not.
+        count = 0
+        for frame in frames:
+            if frame["id"] > min(after, self.floor) and frame["id"] not in self.sent:
+                count += 1
+                await self._send_once(frame)
+        await self.send_json({"type": "events.synced", "after": after, "count": count})
 
     async def accept(self, subprotocol=None, headers=None):
         await super().accept(subprotocol, headers)
@@ -111,6 +166,8 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
             await sockets.hub(self.channel_layer).leave(group, self.outbox)
 
     async def disconnect(self, code):
+        if hasattr(self, "last_id"):
+            catchup.watcher(self.channel_layer).discard(self)
         for group in getattr(self, "joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
         outbox = getattr(self, "outbox", None)
@@ -130,6 +187,8 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
         if event_id in self.sent:
             return
         self.sent[event_id] = None
+        if event_id > self.last_id:
+            self.last_id = event_id
         if len(self.sent) > SENT_MEMORY:
             self.sent.pop(next(iter(self.sent)))
         # Events share the reply lane (never behind broadcasts) and are never dropped.
@@ -181,6 +240,9 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
         kind = content.get("type")
         if kind == "ping":
             await self.send_json({"type": "pong"})
+            return
+        if kind == "events.sync":
+            await self._events_sync(content)
             return
         handler = sockets.frame_handler(kind)  # registered by the apps (chat: chat.*, presence)
         if handler is None:

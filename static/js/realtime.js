@@ -163,6 +163,17 @@
 
   // Keep idle links alive through NATs that cut them at 60 s.
   setInterval(() => { if (socket && socket.readyState === WebSocket.OPEN) socket.send('{"type":"ping"}'); }, 25000);
+  // Ask for events the socket may have missed without closing (a channel-layer loss):
+  // every 60 s and when the tab becomes visible, at most every 15 s (the server answers
+  // one per 10 s); missed events come as ordinary frames, then `events.synced`.
+  let lastSync = 0;
+  function syncEvents() {
+    if (!socket || socket.readyState !== WebSocket.OPEN || Date.now() - lastSync < 15000) return;
+    lastSync = Date.now();
+    socket.send(JSON.stringify({ type: "events.sync", after: last }));
+  }
+  setInterval(syncEvents, 60000);
+  document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") syncEvents(); });
   window.platformSocket = {
     get lastEventId() { return last; },
     // Send a frame; false when the socket is not open (the caller keeps it and retries).
