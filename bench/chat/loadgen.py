@@ -259,6 +259,9 @@ class Run:
         acked = self.acked
         return sum(len(c.live & acked) + len(c.synced & acked) for c in self.clients)
 
+    def notices_in(self) -> bool:
+        return len(self.notice_latencies) >= self.args.notices * len(self.clients)
+
     def answered(self) -> bool:
         if self.args.kind != "platform":
             return True
@@ -308,7 +311,7 @@ class Run:
         send_seconds = (time.perf_counter_ns() - start) / 1e9
         deadline = time.monotonic() + a.drain
         while time.monotonic() < deadline:
-            if self.answered() and self.received() >= self.expected():
+            if self.answered() and self.received() >= self.expected() and self.notices_in():
                 break
             self.progress.clear()
             try:
@@ -351,6 +354,7 @@ class Run:
                 "ack_p50_ms": pct(self.ack_latencies, 0.5),
                 "ack_p99_ms": pct(self.ack_latencies, 0.99),
                 "notice_deliveries": len(self.notice_latencies),
+                "notice_expected": a.notices * n,
                 "notice_p50_ms": pct(self.notice_latencies, 0.5),
                 "notice_p99_ms": pct(self.notice_latencies, 0.99),
                 "rss_max_kib": max(rss_values, default=0),
@@ -378,6 +382,7 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=20.0, help="messages per second, all senders")
     p.add_argument("--messages", type=int, default=100)
     p.add_argument("--drain", type=float, default=15.0, help="seconds after the last send")
+    p.add_argument("--notices", type=int, default=0, help="notices another process publishes")
     p.add_argument("--pid", type=int, default=0, help="the server's pid, for RSS and CPU")
     args = p.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

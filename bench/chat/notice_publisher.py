@@ -1,4 +1,4 @@
-"""Publishes a notice every --every seconds for --seconds, through the notices services
+"""Publishes --count notices, one every --every seconds, through the notices services
 (stored, events published after commit), from a process of its own: the overload
 benchmark's events. Each title carries "t=<perf_counter_ns> k=<index>" (the system-wide
 monotonic clock, so the load generator can compute each delivery's latency).
@@ -32,11 +32,11 @@ def main() -> None:
     p.add_argument("--to", required=True, help="a unit code")
     p.add_argument("--level", default="school")
     p.add_argument("--every", type=float, default=1.0)
-    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--count", type=int, default=10)
     args = p.parse_args()
     author = Account.objects.select_related("unit").get(username=args.author)
     start, k = time.monotonic(), 0
-    while time.monotonic() - start < args.seconds:
+    while k < args.count:
         notice = services.notice_save(
             actor=author,
             title=f"基准通知 t={time.perf_counter_ns()} k={k}",

@@ -265,7 +265,7 @@ def measure(
     rate: float | None = None,
     messages: int | None = None,
     senders: int | None = None,
-    notices_for: float = 0.0,
+    notices: int = 0,
 ) -> dict:
     proc, port = start_server(kind, redis_url, tmp)
     publisher = None
@@ -278,13 +278,15 @@ def measure(
         argv += ["--drain", str(args.drain), "--http", f"http://127.0.0.1:{port}"]
         if kind != "raw":
             argv += ["--cookies", str(cookies_file)]
+        if notices:
+            argv += ["--notices", str(notices)]
         loadgen = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603
-        if notices_for:
+        if notices:
             # Started once the sockets are likely connected; it publishes while posts flow.
             time.sleep(min(30.0, 2.0 + n / 200))
             publisher = subprocess.Popen(  # noqa: S603
                 [str(PYTHON), str(HERE / "notice_publisher.py"), "--author", MANAGER]
-                + ["--to", COUNTY, "--every", "1", "--seconds", str(notices_for)],
+                + ["--to", COUNTY, "--every", "1", "--count", str(notices)],
                 env=django_env(redis_url),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -418,7 +420,7 @@ def overload(n: int, capacity: float, args, room, cookies_file, redis_url, tmp) 
         rate=rate,
         messages=messages,
         senders=senders,
-        notices_for=args.overload_seconds,
+        notices=max(1, int(args.overload_seconds) - 2),
     )
     print(
         f"\n== overload, N = {n:,}: {2 * capacity:,.0f} deliveries/s offered "
@@ -504,7 +506,7 @@ def main() -> int:
                             f"  round {i + 1}: measured {kind} N={n} (load average {load()})",
                             flush=True,
                         )
-            for n in ns:
+            for n in ns if args.rounds else []:
                 extra = report(n, rounds[n])
                 # `rows`: the medians, in the shape bench/run_all.py summarises.
                 rows = {
@@ -527,7 +529,7 @@ def main() -> int:
                     if not capacity:
                         print(f"  overload N={n}: no capacity measured (run the platform peer)")
                         continue
-                    results["runs"][str(n)]["overload"] = overload(
+                    results["runs"].setdefault(str(n), {})["overload"] = overload(
                         n, capacity, args, room, cookies_file, redis_url, tmp
                     )
     finally:
