@@ -164,6 +164,7 @@ class Outbox:
     called (once) when the socket must go."""
 
     def __init__(self, send: Callable, *, close: Callable[[int], Awaitable]):
+        send = _server_send(send)  # called after accept: frames only from here on
         self._send = send
         self._close = close
         self._replies: deque[str] = deque()
@@ -346,6 +347,12 @@ def pump() -> Pump:
     return found
 
 
+def _server_send(send: Callable) -> Callable:
+    """The server's own send under Channels' session middleware, whose wrapper only acts
+    on accept (it saves the session) and passes every websocket.send through."""
+    return getattr(getattr(send, "__self__", None), "real_send", send)
+
+
 def _watch_write_buffer(send: Callable, outbox: Outbox) -> bool:
     """Under daphne, `send` is partial(server.handle_reply, protocol) and writes into
     Twisted's unbounded buffer without ever blocking: register the outbox as the
@@ -354,8 +361,16 @@ def _watch_write_buffer(send: Callable, outbox: Outbox) -> bool:
     protocol = send.args[0] if isinstance(send, functools.partial) and send.args else None
     transport = getattr(protocol, "transport", None)
     register = getattr(transport, "registerProducer", None)
-    if register is None or getattr(transport, "producer", None) is not None:
+    if register is None:
         return False
+    stale = getattr(transport, "producer", None)
+    if stale is not None:
+        # Twisted's HTTPChannel registers itself on connect, and daphne hands the
+        # transport to the WebSocket protocol on upgrade without unregistering it: the
+        # channel no longer reads from it, so its registration is dropped for ours.
+        if not hasattr(stale, "requests"):  # not twisted.web.http.HTTPChannel
+            return False
+        transport.unregisterProducer()
     register(outbox, True)
     return True
 

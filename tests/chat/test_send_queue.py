@@ -158,8 +158,13 @@ def test_a_tab_that_reads_no_events_at_all_is_closed_to_resume(people, monkeypat
 
     async def conversation():
         slow = await open_slow_socket(county, holds=1)
+        fast, _ = await open_socket(county)  # a second tab of the same account
         for _ in range(10):
             await publish(people.province_manager, to=["130000"], levels=["county"])
+        # Once the fast tab has all ten, the slow tab's consumer has queued them too.
+        for _ in range(10):
+            assert (await next_frame(fast))["type"] == "notice.published"
+        await fast.disconnect()
         frames = []
         while True:
             output = await slow.receive_output(timeout=WAIT)
