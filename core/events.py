@@ -27,10 +27,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
+from core import sockets
 from core.models import Event, EventTarget
 
 log = logging.getLogger(__name__)
@@ -224,17 +224,12 @@ def push_many(routed: list[tuple[Event, list[str]]]) -> None:
         for group in groups
     ]
     try:
-        # One event loop and one Redis connection for all the groups: a separate
-        # async_to_sync per group costs a loop and a connection each (~4 ms).
-        async_to_sync(_send_all)(layer, sends)
+        # In the server: queued for its event loop, in order, without waiting; elsewhere:
+        # on the process's long-lived push loop (core.sockets.group_sends_soon).
+        sockets.group_sends_soon(layer, sends)
     except Exception:  # Redis down or restarting: clients catch up when they resume
         ids = ", ".join(str(event.seq) for event, _ in routed)
         log.warning("could not push event %s; clients will replay it", ids, exc_info=True)
-
-
-async def _send_all(layer, sends: list[tuple[str, dict]]) -> None:
-    for group, message in sends:
-        await layer.group_send(group, message)
 
 
 def latest_id() -> int:

@@ -29,11 +29,13 @@ import asyncio
 import functools
 import json
 import logging
+import os
+import threading
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import SyncToAsync
 
 log = logging.getLogger(__name__)
 
@@ -461,11 +463,49 @@ def group_send_soon(layer, group: str, message: dict) -> None:
     per post (under load, seconds). The send goes to one queue per loop instead, written
     in order by one task (a room's frames reach Redis in seq order). Outside the server
     (a Celery task, a command) it is sent at once, as before."""
+    group_sends_soon(layer, [(group, message)])
+
+
+def group_sends_soon(layer, sends: list[tuple[str, dict]]) -> None:
+    """`group_send_soon` for several sends, kept in their order.
+
+    Outside the server (a Celery task, a command, a benchmark) there is no event loop
+    to hand them to, and `async_to_sync` would build a new loop, and so a new Redis
+    connection, for every call: 1.1 ms of CPU per push, measured, against 0.1 ms on a
+    loop that lives as long as the process. So those sends go to one such loop in a
+    daemon thread and the caller waits for them (at most `BACKGROUND_WAIT` seconds), as
+    it waited before."""
     loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
     if loop is None or loop.is_closed() or not loop.is_running():
-        async_to_sync(layer.group_send)(group, message)
+        future = asyncio.run_coroutine_threadsafe(_send_all(layer, sends), _background_loop())
+        future.result(timeout=BACKGROUND_WAIT)
         return
-    loop.call_soon_threadsafe(_enqueue, layer, group, message)
+    for group, message in sends:
+        loop.call_soon_threadsafe(_enqueue, layer, group, message)
+
+
+# How long a service outside the server waits for its pushes (Redis away: it gives up
+# and the clients catch up from the database).
+BACKGROUND_WAIT = 10
+_background: tuple[int, asyncio.AbstractEventLoop] | None = None
+_background_lock = threading.Lock()
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    """This process's push loop, started on first use (after a fork too: a Celery
+    worker's children each start their own)."""
+    global _background
+    with _background_lock:
+        if _background is None or _background[0] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="push-loop", daemon=True).start()
+            _background = (os.getpid(), loop)
+        return _background[1]
+
+
+async def _send_all(layer, sends: list[tuple[str, dict]]) -> None:
+    for group, message in sends:
+        await layer.group_send(group, message)
 
 
 _senders: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -76,4 +76,3 @@ def desk() -> Desk:
     if _desk is None:
         raise ImproperlyConfigured("No support desk registered: is `escalation` installed?")
     return _desk
-

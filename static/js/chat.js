@@ -57,7 +57,8 @@
       pending = pending.filter((p) => p !== post);
       post.state = "sent";
       post.seq = frame.seq;
-    } else if (frame.type === "error" && frame.code === "rate_limited") {
+    } else if (frame.type === "error" && (frame.code === "rate_limited" || frame.code === "busy")) {
+      // The server refused for now (too fast, or too busy): the same id again later.
       setTimeout(() => { if (pendingById(post.id)) transmit(post); }, 1000 * Number(frame.retry_after || 1));
     } else if (frame.type === "error") {
       post.state = "refused";
@@ -84,6 +85,8 @@
       }
     } else if (frame.type === "chat.resync" && frame.room === roomId) {
       location.reload();
+    } else if (frame.type === "error" && frame.code === "busy") {
+      return; // retried above with the same client_id; nothing for the reader to do
     } else if (frame.type === "error" && frame.room === roomId) {
       showError(frame.code === "rate_limited" ? t("Retry").replace("{n}", frame.retry_after) : (frame.detail || frame.code));
     } else if (frame.type === "chat.room_added") {
