@@ -794,41 +794,10 @@ def counts(row) -> tuple:
 
 
 def exact_stats(*, notice, unit) -> list[tuple]:
-    """Per child of `unit`: (accounts, read, acked, units, units read), counted from the
-    tree and the receipts directly (the way stats() counted before the counters)."""
-    from django.db.models import Count, Q
-    from django.db.models.functions import Substr
-
-    from accounts import scoping
-    from accounts.models import SEGMENT
+    """Per child of `unit`, counted from the tree and the receipts directly."""
     from notices import selectors
-    from notices.models import Receipt
 
-    prefix = len(unit.path) + SEGMENT
-    out: dict[str, list[int]] = {}
-
-    def grouped(qs, field, **aggregates):
-        return (
-            qs.filter(scoping.under(field, unit.path))
-            .annotate(child=Substr(field, 1, prefix))
-            .values("child")
-            .annotate(**aggregates)
-        )
-
-    for r in grouped(selectors.audience_accounts(notice), "unit__path", n=Count("id")):
-        out.setdefault(r["child"], [0] * 5)[0] = r["n"]
-    for r in grouped(
-        Receipt.objects.filter(notice=notice),
-        "unit_path",
-        read=Count("id"),
-        acked=Count("id", filter=Q(acked_at__isnull=False)),
-        units_read=Count("unit", distinct=True),
-    ):
-        row = out.setdefault(r["child"], [0] * 5)
-        row[1], row[2], row[4] = r["read"], r["acked"], r["units_read"]
-    for r in grouped(selectors.audience_units(notice), "path", n=Count("id")):
-        out.setdefault(r["child"], [0] * 5)[3] = r["n"]
-    return [tuple(v) for _k, v in sorted(out.items())]
+    return [v for _k, v in sorted(selectors.stats_recount(notice=notice, unit=unit).items())]
 
 
 def stats_client(account):

@@ -26,27 +26,14 @@ from tests.notices.helpers import make_people, send
 
 
 @pytest.fixture
-def event_redis(tmp_path):
-    log_dir = tmp_path / "redis"
-    log_dir.mkdir()
-    server = processes.RedisServer(log_dir)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        assert server.proc.poll() is not None, "the test's redis-server is still running"
-
-
-@pytest.fixture
-def daphne(event_redis, transactional_db, tmp_path, settings):
+def daphne(chat_redis, transactional_db, tmp_path, settings):
     """One daphne on the test's Redis; this process's channel layer points there too."""
     layers = copy.deepcopy(settings.CHANNEL_LAYERS)
-    layers["default"]["CONFIG"]["hosts"][0]["address"] = event_redis.url
+    layers["default"]["CONFIG"]["hosts"][0]["address"] = chat_redis.url
     layers["default"]["CONFIG"]["prefix"] = processes.CHANNEL_PREFIX
     settings.CHANNEL_LAYERS = layers
     server = processes.Daphne(
-        "A", processes.daphne_env(processes.database_url(), event_redis.url), tmp_path
+        "A", processes.daphne_env(processes.database_url(), chat_redis.url), tmp_path
     )
     try:
         server.start()
@@ -82,7 +69,7 @@ async def _next_notice(ws) -> dict:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_notice_published_while_redis_is_down_reaches_an_open_socket(daphne, event_redis):
+def test_a_notice_published_while_redis_is_down_reaches_an_open_socket(daphne, chat_redis):
     tree = factories.small_tree()
     people = make_people(tree)
     cookie = _cookie(people.county_staff)
@@ -105,11 +92,11 @@ def test_a_notice_published_while_redis_is_down_reaches_an_open_socket(daphne, e
             assert live["notice"]["id"] == before.pk
 
             # Redis down: the notice is stored, its push fails.
-            await asyncio.to_thread(event_redis.kill)
+            await asyncio.to_thread(chat_redis.kill)
             during = await publish(people.province_manager, **to_counties)
 
             # Redis back (empty, on the same port): the same socket gets it.
-            await asyncio.to_thread(event_redis.start)
+            await asyncio.to_thread(chat_redis.start)
             caught_up = await _next_notice(ws)
             assert caught_up["notice"]["id"] == during.pk
             assert caught_up["id"] > live["id"]

@@ -59,40 +59,6 @@ assert PHASE1 + PHASE3 < chat_services.RATE_LIMIT
 POLL = 0.02  # seconds between looks at a condition, at most HANG / POLL looks
 
 
-@pytest.fixture
-def chat_redis(tmp_path):
-    """A redis-server of this test alone; stopped (and checked gone) afterwards."""
-    log_dir = tmp_path / "redis"
-    log_dir.mkdir()
-    server = processes.RedisServer(log_dir)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        assert server.proc.poll() is not None, "the test's redis-server is still running"
-
-
-@pytest.fixture
-def two_daphnes(chat_redis, transactional_db, tmp_path):
-    """Daphne A and B on the test database and the test's Redis. They take
-    transactional_db so they are stopped before the database is flushed."""
-    env = processes.daphne_env(processes.database_url(), chat_redis.url)
-    servers = [processes.Daphne(name, env, tmp_path) for name in ("A", "B")]
-    try:
-        for server in servers:
-            server.start()
-        yield servers
-    finally:
-        codes = {server.name: server.stop() for server in servers}
-    for server in servers:
-        assert server.proc is None or server.proc.poll() is not None
-        assert codes[server.name] == 0, (
-            f"daphne {server.name} exited with {codes[server.name]} on SIGTERM "
-            f"(None: it needed SIGKILL)\n{processes.tail(server.log)}"
-        )
-
-
 def _people(tree):
     """Six accounts that share the county room of 长安区: its manager and a staff member,
     and staff or managers of three of its schools (two made here)."""

@@ -25,29 +25,9 @@ from django.db import connection
 from chat.models import Message, Room
 from tests import factories, processes
 from tests.chat_resilience.client import HANG, ChatClient, ClientError
-from tests.chat_resilience.test_no_message_lost import (  # noqa: F401 (chat_redis: a fixture)
-    _county_room,
-    _people,
-    _session_cookie,
-    chat_redis,
-)
+from tests.chat_resilience.test_no_message_lost import _county_room, _people, _session_cookie
 
 CLIENT_ID = "0b9f6c2e-8d4a-4c1f-a3e5-7d2b9e0c4f18"
-
-
-@pytest.fixture
-def daphnes(chat_redis, transactional_db, tmp_path):  # noqa: F811 (chat_redis: a fixture)
-    """Daphne A and B on the test database and the test's Redis. Two processes: one
-    runs its database work in one thread, so only two can send at the same moment."""
-    env = processes.daphne_env(processes.database_url(), chat_redis.url)
-    servers = [processes.Daphne(name, env, tmp_path) for name in ("A", "B")]
-    try:
-        for server in servers:
-            server.start()
-        yield servers
-    finally:
-        codes = [server.stop() for server in servers]
-    assert codes == [0, 0], "\n".join(processes.tail(server.log) for server in servers)
 
 
 class RoomLock:
@@ -122,9 +102,11 @@ def _stored(room) -> list[tuple[int, int, str, str | None]]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_post_whose_socket_died_before_the_ack_is_stored_once_after_the_resend(settings, daphnes):
+def test_a_post_whose_socket_died_before_the_ack_is_stored_once_after_the_resend(
+    settings, two_daphnes
+):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    daphne, other = daphnes
+    daphne, other = two_daphnes
     room, people = _room_and_people()
     sender = _client(people[2], daphne, room)
     listener = _client(people[0], other, room)
@@ -220,10 +202,10 @@ async def _until_held(client: ChatClient, seq: int) -> bool:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_tabs_sending_one_client_id_at_once_store_one_message(settings, daphnes):
+def test_two_tabs_sending_one_client_id_at_once_store_one_message(settings, two_daphnes):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     room, people = _room_and_people()
-    tabs = [_client(people[2], server, room, name=f"tab{server.name}") for server in daphnes]
+    tabs = [_client(people[2], server, room, name=f"tab{server.name}") for server in two_daphnes]
 
     async def conversation() -> list[str]:
         await asyncio.gather(*(t.connect() for t in tabs))
@@ -237,7 +219,7 @@ def test_two_tabs_sending_one_client_id_at_once_store_one_message(settings, daph
     try:
         outcomes = asyncio.run(conversation())
     except ClientError as e:
-        logs = "\n".join(processes.tail(server.log) for server in daphnes)
+        logs = "\n".join(processes.tail(server.log) for server in two_daphnes)
         pytest.fail(f"{e}\n{logs}", pytrace=False)
 
     stored = _stored(room)

@@ -11,13 +11,11 @@ import pytest
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Count, Q
-from django.db.models.functions import Substr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts import scoping
-from accounts.models import SEGMENT, Level
+from accounts.models import Level
 from notices import selectors, services
 from notices.models import AudienceTally, Receipt, ReceiptTally
 from tests import factories
@@ -29,33 +27,7 @@ def ack_notice(author, **kw):
 
 
 def exact(notice, unit) -> dict:
-    """Per child of `unit` (its own path for its own accounts): (accounts, read, acked,
-    units, units read), counted from the tree and the receipts, as stats() did before."""
-    prefix = len(unit.path) + SEGMENT
-    out: dict[str, list[int]] = {}
-
-    def grouped(qs, field, **aggregates):
-        return (
-            qs.filter(scoping.under(field, unit.path))
-            .annotate(child=Substr(field, 1, prefix))
-            .values("child")
-            .annotate(**aggregates)
-        )
-
-    for r in grouped(selectors.audience_accounts(notice), "unit__path", n=Count("id")):
-        out.setdefault(r["child"], [0] * 5)[0] = r["n"]
-    for r in grouped(
-        Receipt.objects.filter(notice=notice),
-        "unit_path",
-        read=Count("id"),
-        acked=Count("id", filter=Q(acked_at__isnull=False)),
-        units_read=Count("unit", distinct=True),
-    ):
-        row = out.setdefault(r["child"], [0] * 5)
-        row[1], row[2], row[4] = r["read"], r["acked"], r["units_read"]
-    for r in grouped(selectors.audience_units(notice), "path", n=Count("id")):
-        out.setdefault(r["child"], [0] * 5)[3] = r["n"]
-    return {k: tuple(v) for k, v in out.items()}
+    return selectors.stats_recount(notice=notice, unit=unit)
 
 
 def exact_lagging_units(notice, unit) -> list:
