@@ -26,22 +26,28 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from datetime import timedelta
 
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from core import sockets
 from core.models import Event, EventTarget
 
 log = logging.getLogger(__name__)
 
-# How far before a client's last seq a replay starts. Seqs become visible in order
+# How far before a client's last seq a replay looks. Seqs become visible in order
 # (the sequencer's commits are serialised), but each writer pushes its own events after
-# its own sequencing, so two processes' pushes can reach a socket out of order by a few
-# milliseconds: seq 105 live before 104. A client that disconnects in between resumes
-# from 105; the overlap gives it 104. It drops seqs it has already seen, so the overlap
-# costs nothing but closes that gap.
+# its own sequencing, so two processes' pushes can reach a socket out of order: seq 105
+# live before 104. A client that disconnects in between resumes from 105; the overlap
+# gives it 104 (it drops seqs it has already seen). Such a crossing lasts as long as a
+# push takes, so the overlap holds only events stored in the last
+# REPLAY_OVERLAP_SECONDS, at most REPLAY_OVERLAP of them: a resume does not resend a
+# client its older events every time.
 REPLAY_OVERLAP = 200
+REPLAY_OVERLAP_SECONDS = 120
 # Past this many missed events a client gets `resync` and reloads its state instead.
 REPLAY_LIMIT = 500
 # Any constant: the key of the PostgreSQL advisory lock that serialises the sequencer
@@ -254,13 +260,15 @@ def replay(account, after_id: int) -> list[dict] | None:
     if Event.objects.filter(seq__isnull=True).exists():
         sequence_pending()
     start = max(0, after_id - REPLAY_OVERLAP)
-    seqs = list(
-        EventTarget.objects.filter(group__in=groups_for(account), seq__gt=start)
-        .order_by("seq")
-        .values_list("seq", flat=True)
-        .distinct()[: REPLAY_LIMIT + REPLAY_OVERLAP + 1]
+    recent = timezone.now() - timedelta(seconds=REPLAY_OVERLAP_SECONDS)
+    # One statement: the account's groups' targets (index on group, seq) pick the
+    # events; the overlap below `after_id` keeps only recent ones.
+    mine = EventTarget.objects.filter(group__in=groups_for(account), seq__gt=start)
+    found = list(
+        Event.objects.filter(seq__in=mine.values("seq"))
+        .filter(Q(seq__gt=after_id) | Q(created_at__gte=recent))
+        .order_by("seq")[: REPLAY_LIMIT + REPLAY_OVERLAP + 1]
     )
-    if len([s for s in seqs if s > after_id]) > REPLAY_LIMIT:
+    if sum(1 for e in found if e.seq > after_id) > REPLAY_LIMIT:
         return None
-    events = Event.objects.filter(seq__in=seqs).order_by("seq")
-    return [frame(e) for e in events if filters.wants(account, e.kind, e.payload)]
+    return [frame(e) for e in found if filters.wants(account, e.kind, e.payload)]

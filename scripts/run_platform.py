@@ -50,6 +50,10 @@ def main() -> int:
             str(args.port),
             "--ping-interval",
             "25",
+            # A reconnect wave after a restart: handshakes wait for their turn rather
+            # than being dropped after daphne's default 5 s (docs/deployment.md).
+            "--websocket_connect_timeout",
+            "60",
             "config.asgi:application",
         ],
         "worker": [

@@ -139,6 +139,21 @@ def django_env(redis_url: str) -> dict[str, str]:
     }
 
 
+# daphne as docs/deployment.md runs it, for both daphne servers: a listen backlog that
+# holds a reconnect wave (Twisted's default is 50) and a handshake allowed to wait for
+# its turn (daphne's default closes one not accepted within 5 s: under a wave of
+# thousands that dropped work already done and sent the client round again).
+def daphne_argv(port: int, app: str) -> list[str]:
+    return [
+        str(DAPHNE),
+        "-e",
+        f"tcp:port={port}:interface=127.0.0.1:backlog=4096",
+        "--websocket_connect_timeout",
+        "60",
+        app,
+    ]
+
+
 def start_server(kind: str, redis_url: str, tmp: Path) -> tuple[subprocess.Popen, int]:
 
     port = free_port()
@@ -147,13 +162,13 @@ def start_server(kind: str, redis_url: str, tmp: Path) -> tuple[subprocess.Popen
         env = django_env(redis_url)
     if kind == "platform":
         argv, cwd = (
-            [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            daphne_argv(port, "config.asgi:application"),
             ROOT,
         )
     if kind == "tutorial":
         env |= {"DJANGO_SETTINGS_MODULE": "tutorial_settings", "PYTHONPATH": f"{HERE}:{ROOT}"}
         argv, cwd = (
-            [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "peer_tutorial:application"],
+            daphne_argv(port, "peer_tutorial:application"),
             HERE,
         )
     elif kind == "raw":

@@ -1,7 +1,10 @@
 """The publishing module: the groups an account joins, stored events, and replay."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from core import events
 from core.models import Event, EventTarget
@@ -114,3 +117,15 @@ def test_the_latest_id_is_the_newest_event(people):
     assert events.latest_id() == 0
     last = publish_to(people.county_staff, 2)[-1]
     assert events.latest_id() == last.seq
+
+
+def test_replay_overlap_holds_only_recent_events(people):
+    """Below the client's last seq, only events young enough for a push still in flight
+    are sent again; older ones it already had are not resent on every resume."""
+    old, recent, last = publish_to(people.county_staff, 3)
+    Event.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - timedelta(seconds=events.REPLAY_OVERLAP_SECONDS + 60)
+    )
+    newer = publish_to(people.county_staff, 1)
+    frames = events.replay(people.county_staff, last.seq)
+    assert [f["id"] for f in frames] == [recent.seq, last.seq, newer[0].seq]
