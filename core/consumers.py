@@ -30,11 +30,14 @@ FORWARD_ONLY = {"platform.event": "platform_event"}
 
 
 @database_sync_to_async
-def _connect_state(user) -> tuple[list[str], list[str], int]:
-    """The groups a new socket joins (event groups, broadcast groups such as chat
-    rooms: whatever the apps registered) and the latest event id."""
-    groups, broadcast = sockets.groups_of(user)
-    return groups, broadcast, events.latest_id()
+def _connect_state(user, after: int | None) -> tuple[list[str], int, list[dict] | None]:
+    """Everything a connect reads, in one trip to the database thread (under a reconnect
+    wave each extra trip queues behind every other socket's): the broadcast groups
+    (chat rooms: whatever the apps registered), the latest event id, and with
+    `after` the frames to replay (None: too many, resync)."""
+    broadcast = sockets.broadcast_groups_of(user)
+    latest = events.latest_id()
+    return broadcast, latest, None if after is None else events.replay(user, after)
 
 
 class PlatformConsumer(AsyncJsonWebsocketConsumer):
@@ -59,23 +62,23 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
             return
         self.account = user
         self.sent: dict[int, None] = {}
-        # One trip to the database thread for everything a connect needs: under a
-        # reconnect wave each extra trip queues behind every other socket's.
-        self.joined, broadcast, latest = await _connect_state(user)
+        # The event groups first, then the database: an event committed while the gap
+        # is read arrives live (and is sent once), so none falls in between.
+        self.joined = sockets.event_groups_of(user)
         await asyncio.gather(
             *(self.channel_layer.group_add(g, self.channel_name) for g in self.joined)
         )
+        after = self._last_event_id()
+        broadcast, latest, frames = await _connect_state(user, after)
         await self.accept()
         await asyncio.gather(*(self.follow(g) for g in broadcast))
         await self.send_json({"type": "hello", "account": user.username, "latest_id": latest})
-        after = self._last_event_id()
         # What the client holds: ids up to `floor` are on its page or were replayed now;
         # `last_id` follows what this socket sends. A catch-up replays after `last_id`
         # and never sends an id at or below `floor`.
         self.floor = self.last_id = latest if after is None else after
         self.synced_at = 0.0
         if after is not None:
-            frames = await database_sync_to_async(events.replay)(user, after)
             if frames is None:
                 await self.send_json({"type": "resync", "latest_id": latest})
                 self.floor = self.last_id = latest

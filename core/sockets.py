@@ -48,7 +48,8 @@ CLOSE_PASSWORD_CHANGE_REQUIRED = 4403
 # check(account) -> a close code (4401, 4403, …) or None; runs on the event loop on an
 # account the auth middleware already loaded, so it must not query the database.
 _admission: list[Callable] = []
-# provider(account) -> group names; all run in one trip to the database thread.
+# provider(account) -> group names. Event group providers run on the event loop and must
+# not query (see event_groups_of); broadcast ones run in the connect's database trip.
 _groups: list[Callable] = []
 _broadcast_groups: list[Callable] = []
 # frame type -> async handler(account, content) -> a frame, a list of frames or None.
@@ -85,12 +86,17 @@ def refusal(account) -> int | None:
     return None
 
 
-def groups_of(account) -> tuple[list[str], list[str]]:
-    """(event groups, broadcast groups) of a connecting account. Call from a thread."""
-    return (
-        [g for provider in _groups for g in provider(account)],
-        [g for provider in _broadcast_groups for g in provider(account)],
-    )
+def event_groups_of(account) -> list[str]:
+    """The event groups of a connecting account, on the event loop: their providers
+    read only the account the auth middleware loaded (with its unit), never the
+    database, so the socket joins them before its one trip to the database, which
+    then reads the gap to replay (docs/websocket.md, Connecting)."""
+    return [g for provider in _groups for g in provider(account)]
+
+
+def broadcast_groups_of(account) -> list[str]:
+    """The broadcast groups (chat rooms) of a connecting account. Call from a thread."""
+    return [g for provider in _broadcast_groups for g in provider(account)]
 
 
 def frame_handler(kind) -> Callable[..., Awaitable] | None:
