@@ -11,7 +11,11 @@ class UnitLoadingMixin:
     socket read `request.user.unit`, which would otherwise be a second query."""
 
     def get_user(self, user_id):
-        account = Account._default_manager.select_related("unit").filter(pk=user_id).first()
+        # get(), not first(): no ORDER BY to build on every request and socket connect.
+        try:
+            account = Account._default_manager.select_related("unit").get(pk=user_id)
+        except Account.DoesNotExist:
+            account = None
         return account if account is not None and self.user_can_authenticate(account) else None
 
 

@@ -317,6 +317,36 @@ def start(kind: str, redis_url: str, tmp: Path, port: int | None = None):
     return run.start_server(kind, redis_url, tmp)
 
 
+def spy_on(args, pid: int, name: str) -> subprocess.Popen | None:
+    """With --py-spy: daphne's collapsed stacks (py-spy record --format raw) into
+    PREFIX.<name>.txt until spy_stop."""
+    if not args.py_spy:
+        return None
+    argv = [args.py_spy_bin, "record", "--gil", "-p", str(pid), "-r", "200", "-f", "raw"]
+    out = f"{args.py_spy}.{name}.txt"
+    spy = subprocess.Popen([*argv, "-o", out], stdout=subprocess.DEVNULL)  # noqa: S603
+    time.sleep(1)
+    return spy
+
+
+def spy_stop(spy: subprocess.Popen | None) -> None:
+    if spy is not None:
+        spy.send_signal(2)
+        spy.wait(timeout=30)
+
+
+def settle(pid: int, *, quiet: float = 0.3, cap: float = 15.0) -> None:
+    """Wait until process `pid` has used (almost) no CPU for `quiet` seconds."""
+    deadline = time.monotonic() + cap
+    before = _cpu(pid)
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = _cpu(pid)
+        if now - before < 0.02 * quiet:
+            return
+        before = now
+
+
 def connect_phase(kind: str, n: int, args, redis_url: str, tmp: Path, cookies: Path) -> dict:
     import run
 
@@ -325,23 +355,7 @@ def connect_phase(kind: str, n: int, args, redis_url: str, tmp: Path, cookies: P
     try:
         time.sleep(0.6)  # the statistics collector's flush of the start-up's sessions
         (s0, x0), cpu0, pg0 = pg_sessions(), _cpu(proc.pid), postgres_cpu()
-        spy = None
-        if args.py_spy and kind == "platform":
-            # Collapsed stacks of daphne during the connects (py-spy record --format raw).
-            out = f"{args.py_spy}.{n}.txt"
-            argv = [
-                args.py_spy_bin,
-                "record",
-                "--gil",
-                "-p",
-                str(proc.pid),
-                "-r",
-                "200",
-                "-f",
-                "raw",
-            ]
-            spy = subprocess.Popen([*argv, "-o", out], stdout=subprocess.DEVNULL)  # noqa: S603
-            time.sleep(1)
+        spy = spy_on(args, proc.pid, f"{n}") if kind == "platform" else None
         answers = workers.ask(
             {
                 "op": "connect",
@@ -351,9 +365,7 @@ def connect_phase(kind: str, n: int, args, redis_url: str, tmp: Path, cookies: P
             }
         )
         cpu, pg = _cpu(proc.pid) - cpu0, postgres_cpu() - pg0
-        if spy is not None:
-            spy.send_signal(2)
-            spy.wait(timeout=30)
+        spy_stop(spy)
         time.sleep(0.6)
         s1, x1 = pg_sessions()
         failures = [f for a in answers for f in a["failures"]]
@@ -362,7 +374,10 @@ def connect_phase(kind: str, n: int, args, redis_url: str, tmp: Path, cookies: P
         resume = {}
         if kind == "platform":
             # The same sockets again, now with ?last_event_id: hello, replay, resumed.
-            time.sleep(0.5)
+            # First let the server finish the closes (its CPU stops moving), so their
+            # cost is not counted as the resumes'.
+            settle(proc.pid)
+            spy = spy_on(args, proc.pid, f"{n}.resume")
             cpu0 = _cpu(proc.pid)
             again = workers.ask(
                 {
@@ -373,6 +388,7 @@ def connect_phase(kind: str, n: int, args, redis_url: str, tmp: Path, cookies: P
                 }
             )
             back = n - sum(len(a["failures"]) for a in again)
+            spy_stop(spy)
             resume = {
                 "resume_seconds": max(a["seconds"] for a in again),
                 "cpu_ms_per_resume": 1000 * (_cpu(proc.pid) - cpu0) / max(1, back),
