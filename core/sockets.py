@@ -492,16 +492,22 @@ def group_sends_soon(layer, sends: list[tuple[str, dict]]) -> None:
 # Seconds a service outside the server waits for its pushes; past that it gives up and
 # the clients catch up from the database (replay, events.sync, chat.sync).
 PUSH_WAIT = 10
-_kept = threading.local()
+# Keyed by (process, thread) rather than kept in a threading.local: a loop dropped with
+# its thread would be collected, and channels_redis's close hook then tries to run it
+# from whatever thread collects it. A thread id that is reused reuses its loop.
+_kept: dict[tuple[int, int], asyncio.AbstractEventLoop] = {}
+_kept_lock = threading.Lock()
 
 
 def _thread_loop() -> asyncio.AbstractEventLoop:
     """This thread's push loop, kept between pushes so the channel layer keeps its Redis
     connection (a new one after a fork: a Celery worker's children each make their own)."""
-    kept = getattr(_kept, "loop", None)
-    if kept is None or kept[0] != os.getpid() or kept[1].is_closed():
-        kept = _kept.loop = (os.getpid(), asyncio.new_event_loop())
-    return kept[1]
+    key = (os.getpid(), threading.get_ident())
+    with _kept_lock:
+        loop = _kept.get(key)
+        if loop is None or loop.is_closed():
+            loop = _kept[key] = asyncio.new_event_loop()
+        return loop
 
 
 async def _send_all(layer, sends: list[tuple[str, dict]]) -> None:
