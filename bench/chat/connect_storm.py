@@ -50,6 +50,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from loadgen import proc_cpu  # bench/chat is this script's own directory
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -62,12 +64,7 @@ STORM_CAP = 120.0  # seconds: a hang bound for the storm phase
 
 
 def _cpu(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        return 0.0
+    return proc_cpu(pid)
 
 
 class Client:
