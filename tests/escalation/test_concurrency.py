@@ -7,13 +7,13 @@ tier, round) constraint; SQLite serialises whole write transactions (BEGIN IMMED
 a 20 s busy timeout). Both must hold."""
 
 import threading
-import time
 import traceback
 from collections import Counter
 from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.db.models.signals import post_save
 
 from escalation import services
 from escalation.models import EntryKind, EscalationRecord, Rotation
@@ -109,55 +109,41 @@ def test_tickets_raised_at_once_are_each_assigned_once_and_evenly(tree):
 
 
 def test_the_rotation_row_is_free_while_a_ticket_is_being_written(tree):
-    """A ticket takes its turn before its transaction: while that transaction is held
-    up (here: the stay's table locked by another session), the tier's rotation row is
-    not locked, and the ticket still gets the engineer of its turn."""
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks and a second session: PostgreSQL's behaviour")
+    """A ticket takes its turn before its transaction: while that transaction is still
+    open, another session sees the turn committed and (PostgreSQL) the tier's rotation
+    row not locked, and the ticket still gets the engineer of its turn."""
     team = [engineer(tree.county, username=f"eng-{n}") for n in range(3)]
     reporter = factories.staff(tree.school)
-    blocker = connection.copy()  # a session of its own (a Django connection wrapper)
+    seen = []
+
+    def look_from_another_session(sender, instance, created, **kwargs):
+        # post_save runs inside the ticket's own transaction, not yet committed.
+        if not created or seen:
+            return
+        other = connection.copy()  # a session of its own (a Django connection wrapper)
+        try:
+            with other.cursor() as cur:
+                sql = "SELECT last_account_id FROM escalation_rotation WHERE tier_id = %s"
+                if other.vendor == "postgresql":
+                    sql += " FOR UPDATE NOWAIT"  # fails if the row were held
+                cur.execute(sql, [tree.county.pk])
+                seen.append(cur.fetchone())
+        finally:
+            other.close()
+
+    post_save.connect(look_from_another_session, sender=Ticket)
     try:
-        with blocker.cursor() as cur:
-            cur.execute("BEGIN")
-            cur.execute("LOCK TABLE escalation_escalationrecord IN EXCLUSIVE MODE")
-            stuck = threading.Thread(target=_raise_and_close, args=(reporter, "卡住"))
-            stuck.start()
-            for _ in range(6000):  # until the ticket's transaction waits on the table lock
-                # (a transaction sees one snapshot of the statistics unless cleared)
-                cur.execute("SELECT pg_stat_clear_snapshot()")
-                cur.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND datname = current_database()"
-                )
-                if cur.fetchone()[0] or not stuck.is_alive():
-                    break
-                time.sleep(0.01)
-            cur.execute(
-                "SELECT last_account_id FROM escalation_rotation WHERE tier_id = %s "
-                "FOR UPDATE NOWAIT",
-                [tree.county.pk],
-            )
-            assert cur.fetchone() == (team[0].pk,)  # its turn taken, the row not held
-            cur.execute("ROLLBACK")
-        stuck.join(timeout=60)
-        assert not stuck.is_alive()
+        ticket_services.ticket_create(
+            actor=reporter, title="卡住", description="x", category="fault", now=T0
+        )
     finally:
-        blocker.close()
+        post_save.disconnect(look_from_another_session, sender=Ticket)
+    assert seen == [(team[0].pk,)]  # its turn taken and committed, the row not held
     later = ticket_services.ticket_create(
         actor=reporter, title="其后", description="x", category="fault", now=T0
     )
     assert later.assignee == team[1]
     assert Ticket.objects.get(title="卡住").assignee == team[0]
-
-
-def _raise_and_close(reporter, title):
-    try:
-        ticket_services.ticket_create(
-            actor=reporter, title=title, description="x", category="fault", now=T0
-        )
-    finally:
-        connection.close()
 
 
 BREACHED = 30
