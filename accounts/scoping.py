@@ -78,9 +78,8 @@ def is_live(request) -> bool:
         return request._account_is_live
     except AttributeError:
         user = getattr(request, "user", None)
-        request._account_is_live = bool(
-            user is not None and is_active_account(user) and not user.must_change_password
-        )
+        # The same rule as the socket's admission: one place says who is live.
+        request._account_is_live = user is not None and socket_refusal(user) is None
         return request._account_is_live
 
 
