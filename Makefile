@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install install-test lint format bench messages clean
+.PHONY: run serve serve-restart test install install-test lint format bench messages clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,15 @@ install-test: $(VENV)/.installed-test
 ## Set everything up and start web + sockets (daphne), worker and beat on embedded defaults.
 run: install
 	$(PY) scripts/run_platform.py --host $(HOST) --port $(PORT)
+
+## The production shape: WEB_PROCESSES web processes (default: one per core) behind
+## HAProxy (installed from Debian when missing and root), worker and beat; DEMO=1 loads
+## the demo data. Ctrl-C stops all of them; `make serve-restart` restarts them one by one.
+serve: install
+	WEB_PROCESSES=$(WEB_PROCESSES) DEMO=$(DEMO) $(PY) scripts/serve.py --host $(HOST) --port $(PORT)
+
+serve-restart: install
+	$(PY) scripts/serve.py restart
 
 ## Install what the tests need (Python packages, Chromium) and run the whole suite.
 test: install-test

@@ -30,15 +30,19 @@ def chosen() -> str:
     return kind
 
 
-def argv(kind: str, port: int, *, host: str = "127.0.0.1", app: str = APP) -> list[str]:
-    """The command line of one web process of `kind` listening on host:port."""
+def argv(
+    kind: str, port: int, *, host: str = "127.0.0.1", app: str = APP, proxy_headers: bool = True
+) -> list[str]:
+    """The command line of one web process of `kind` listening on host:port. With
+    proxy_headers, the client's address is taken from the balancer's X-Forwarded-For
+    (only behind a balancer: anyone can send that header)."""
     if kind == "daphne":
         return [
             str(bindir() / "daphne"),
             # backlog: a reconnect wave of thousands of SYNs overflows Twisted's 50.
             "-e",
             f"tcp:port={port}:interface={host}:backlog=4096",
-            "--proxy-headers",
+            *(["--proxy-headers"] if proxy_headers else []),
             "--ping-interval",
             str(PING_SECONDS),
             # A reconnect wave: handshakes wait for their turn instead of being dropped
@@ -61,7 +65,7 @@ def argv(kind: str, port: int, *, host: str = "127.0.0.1", app: str = APP) -> li
             "--graceful-timeout",
             "20",
             "--forwarded-allow-ips",
-            "127.0.0.1",
+            "127.0.0.1" if proxy_headers else "",
             app,
         ]
     if kind == "granian":

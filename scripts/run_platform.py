@@ -1,4 +1,5 @@
-"""`make run`: migrate, load the demo data once, then run daphne (web + sockets),
+"""`make run`: migrate, load the demo data once, then run one web process (the chosen
+ASGI server, scripts/asgi_servers.py: web + sockets),
 a Celery worker and Celery beat side by side until Ctrl-C, on SQLite and an
 embedded Redis unless DATABASE_URL / REDIS_URL say otherwise."""
 
@@ -14,7 +15,50 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.chdir(ROOT)
 
+import asgi_servers  # noqa: E402  (scripts/ is on the path: this file's folder)
+
 from config import env  # noqa: E402
+
+
+def embedded_services(var: Path):
+    """REDIS_URL, else a redis-server of our own on var/redis.sock (returned, to stop)."""
+    embedded = None
+    if not os.environ.get("REDIS_URL"):
+        socket = var / "redis.sock"
+        if not env.embedded_redis_alive(socket):
+            embedded = env.start_embedded_redis(var)
+        os.environ["REDIS_URL"] = f"unix://{socket}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    return embedded
+
+
+def prepare_database(*, demo: bool, logins: Path, static: bool = False) -> None:
+    """Migrate; collect the static files (WhiteNoise serves them with DEBUG off); load
+    the demo data once."""
+    py = sys.executable
+    subprocess.run([py, "manage.py", "migrate", "--noinput", "-v", "0"], check=True)
+    if static:
+        subprocess.run([py, "manage.py", "collectstatic", "--noinput", "-v", "0"], check=True)
+    if demo:
+        subprocess.run([py, "manage.py", "load_demo", "--credentials", str(logins)], check=True)
+
+
+def print_logins(logins: Path) -> None:
+    if not logins.exists():
+        return
+    print("  demo logins (username / one-time initial code; you set a password on first login):")
+    for line in logins.read_text(encoding="utf-8").splitlines()[1:]:
+        level, unit, username, code = line.split("\t")
+        print(f"    {level:<6} {unit:<12} {username:<16} {code}")
+    print(f"  (also in {logins}; a used code needs a re-issue by the level above)")
+
+
+def stop_embedded(embedded) -> None:
+    if embedded is not None:
+        try:
+            embedded.shutdown(save=True)
+        except Exception:  # noqa: S110 - the server is gone already; nothing left to stop
+            pass
 
 
 def main() -> int:
@@ -25,37 +69,19 @@ def main() -> int:
 
     var = Path(os.environ.get("VAR_DIR", ROOT / "var"))
     var.mkdir(parents=True, exist_ok=True)
-    embedded = None
-    if not os.environ.get("REDIS_URL"):
-        socket = var / "redis.sock"
-        if not env.embedded_redis_alive(socket):
-            embedded = env.start_embedded_redis(var)
-        os.environ["REDIS_URL"] = f"unix://{socket}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    embedded = embedded_services(var)
     if "DEBUG" not in os.environ and "DATABASE_URL" not in os.environ:
         os.environ["DEBUG"] = "1"  # embedded defaults are for trying the platform out
 
     py = sys.executable
     bindir = Path(py).parent
-    subprocess.run([py, "manage.py", "migrate", "--noinput", "-v", "0"], check=True)
     logins = var / "demo-logins.tsv"
-    subprocess.run([py, "manage.py", "load_demo", "--credentials", str(logins)], check=True)
+    prepare_database(demo=True, logins=logins)
 
     procs = {
-        "web": [
-            str(bindir / "daphne"),
-            "-b",
-            args.host,
-            "-p",
-            str(args.port),
-            "--ping-interval",
-            "25",
-            # A reconnect wave after a restart: handshakes wait for their turn rather
-            # than being dropped after daphne's default 5 s (docs/deployment.md).
-            "--websocket_connect_timeout",
-            "60",
-            "config.asgi:application",
-        ],
+        "web": asgi_servers.argv(
+            asgi_servers.chosen(), int(args.port), host=args.host, proxy_headers=False
+        ),
         "worker": [
             str(bindir / "celery"),
             "-A",
@@ -83,14 +109,7 @@ def main() -> int:
     print(f"  学籍系统沟通服务平台 running at http://{args.host}:{args.port}/")
     print(f"  database: {os.environ.get('DATABASE_URL', 'SQLite var/db.sqlite3')}")
     print(f"  redis:    {os.environ['REDIS_URL']}")
-    if logins.exists():
-        print(
-            "  demo logins (username / one-time initial code; you set a password on first login):"
-        )
-        for line in logins.read_text(encoding="utf-8").splitlines()[1:]:
-            level, unit, username, code = line.split("\t")
-            print(f"    {level:<6} {unit:<12} {username:<16} {code}")
-        print(f"  (also in {logins}; a used code needs a re-issue by the level above)")
+    print_logins(logins)
     print("  Ctrl-C stops everything.")
     print("=" * 72 + "\n", flush=True)
 
@@ -121,11 +140,7 @@ def main() -> int:
             proc.wait(timeout=max(0.1, deadline - time.time()))
         except subprocess.TimeoutExpired:
             proc.kill()
-    if embedded is not None:
-        try:
-            embedded.shutdown(save=True)
-        except Exception:  # noqa: S110 - the server is gone already; nothing left to stop
-            pass
+    stop_embedded(embedded)
     print("stopped.")
     return code
 
