@@ -511,8 +511,31 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
 
 
 async def _send_all(layer, sends: list[tuple[str, dict]]) -> None:
+    """On the Redis pub/sub layer: one pipelined round trip per shard for all the sends,
+    in their order, each frame serialized once (a national notice's 31 group sends cost
+    31 round trips, 3.4 ms of its publish, one by one). Other layers: one by one."""
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        for group, message in sends:
+            await layer.group_send(group, message)
+        return
+    loop_layer = layer._get_layer()
+    encoded: dict[int, bytes] = {}
+    by_shard: dict = {}
     for group, message in sends:
-        await layer.group_send(group, message)
+        data = encoded.get(id(message))
+        if data is None:
+            data = encoded[id(message)] = layer.serialize(message)
+        channel = loop_layer._get_group_channel_name(group)
+        by_shard.setdefault(loop_layer._get_shard(channel), []).append((channel, data))
+    for shard, items in by_shard.items():
+        async with shard._lock:  # as the layer's own publish does
+            shard._ensure_redis()
+            pipe = shard._redis.pipeline(transaction=False)
+            for channel, data in items:
+                pipe.publish(channel, data)
+            await pipe.execute()
 
 
 _senders: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
