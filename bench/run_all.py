@@ -4,18 +4,33 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/13 \\
         .venv/bin/python bench/run_all.py             # a throwaway bench_<pid> database there
 
+    .venv/bin/python bench/run_all.py --only events_overlap.py,tickets/routing.py
+    .venv/bin/python bench/run_all.py --report-only   # RESULTS.md from bench/results/*.json
+    .venv/bin/python bench/run_all.py --summarise tickets/pages.py=pages.json …
+
+Each benchmark's --json is kept as bench/results/<name>.json (with a `_run` entry:
+date, commit, command, machine, load average at its start and end), and
+bench/RESULTS.md is rebuilt from every file there (bench/report.py: one table, each
+figure beside its peer or ceiling, ratio, target, met or not). OPTIONS gives each
+script the arguments that make it run at least 3 interleaved rounds where it has
+rounds at all.
+
 Exits non-zero only when a benchmark fails to run; timings are reported, never asserted.
 """
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
 import json
 import os
+import shlex
 import subprocess
 import sys
-import tempfile
+import time
 from pathlib import Path
 
+import report
 from _harness import fmt_duration
 
 HERE = Path(__file__).resolve().parent
@@ -40,25 +55,101 @@ POSTGRES_ONLY = {
     "tickets/http_create.py",
     "events_overlap.py",
 }
+# Arguments that give each comparison ≥ 3 interleaved rounds (the scripts' defaults
+# where they already do; issuance, tree_import, pages, sweep and roll/intake have no
+# rounds: RESULTS.md's note column says so).
+OPTIONS: dict[str, list[str]] = {
+    "tickets/http_create.py": ["--rounds", "3"],
+    "tickets/routing.py": ["--rounds", "3", "--after-publish-ms", "50"],
+    "events_overlap.py": ["--rounds", "3"],
+    "chat/run.py": ["--rounds", "3"],
+}
 
 
-def main() -> int:
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _commit() -> str | None:
+    proc = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout.strip() or None
+
+
+def run_one(name: str, machine: dict, results_dir: Path) -> tuple[dict | None, int]:
+    """Run one benchmark with its OPTIONS and --json; save its JSON with a `_run` entry."""
+    out = report.result_path(name, results_dir)
+    tmp = out.with_suffix(".json.part")
+    tmp.unlink(missing_ok=True)
+    cmd = [sys.executable, str(HERE / name), *OPTIONS.get(name, []), "--json", str(tmp)]
+    shown = " ".join(
+        ["python", f"bench/{name}", *map(shlex.quote, OPTIONS.get(name, [])), "--json", "…"]
+    )
+    run = {
+        "name": name,
+        "command": shown,
+        "commit": _commit(),
+        "machine": machine,
+        "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_start": _load(),
+    }
+    print(f"\n== {name}: {shown} (load average {run['load_start']}) ==", flush=True)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, check=False)
+    run |= {"seconds": round(time.perf_counter() - t0, 1), "load_end": _load()}
+    data = json.loads(tmp.read_text()) if tmp.exists() else {}
+    tmp.unlink(missing_ok=True)
+    if proc.returncode != 0 or not data:
+        run["exit"] = proc.returncode or "no JSON"
+    data["_run"] = run
+    results_dir.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    return (None if "exit" in run else data), proc.returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", help="comma-separated names from BENCHMARKS, e.g. issuance.py")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: rebuild bench/RESULTS.md from bench/results/*.json",
+    )
+    parser.add_argument("--results-dir", type=Path, default=report.RESULTS_DIR)
+    parser.add_argument("--report", type=Path, default=report.REPORT)
+    args = parser.parse_args(argv)
+    if args.report_only:
+        path = report.write(BENCHMARKS, args.results_dir, args.report)
+        saved = report.load_results(args.results_dir)
+        summarise({k: v for k, v in saved.items() if "exit" not in v.get("_run", {})})
+        print(f"\nwrote {path}")
+        return 0
+    names = BENCHMARKS
+    if args.only:
+        names = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = [n for n in names if n not in BENCHMARKS]
+        if unknown:
+            parser.error(f"not in BENCHMARKS: {', '.join(unknown)}")
     results, failed = {}, []
     postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
-    with tempfile.TemporaryDirectory(prefix="xj-bench-results-") as tmp:
-        for name in BENCHMARKS:
-            if name in POSTGRES_ONLY and not postgres:
-                print(f"\n{name}: skipped, it needs PostgreSQL (set DATABASE_URL=postgres://…)")
-                continue
-            out = Path(tmp) / f"{name.replace('/', '_')}.json"
-            proc = subprocess.run(
-                [sys.executable, str(HERE / name), "--json", str(out)], check=False
-            )
-            if proc.returncode != 0 or not out.exists():
-                failed.append(f"{name} (exit {proc.returncode})")
-                continue
-            results[name] = json.loads(out.read_text())
+    machine = report.machine_info()
+    for name in names:
+        if name in POSTGRES_ONLY and not postgres:
+            print(f"\n{name}: skipped, it needs PostgreSQL (set DATABASE_URL=postgres://…)")
+            continue
+        data, code = run_one(name, machine, args.results_dir)
+        if data is None:
+            failed.append(f"{name} (exit {code})")
+            continue
+        results[name] = data
+    path = report.write(BENCHMARKS, args.results_dir, args.report)
     summarise(results)
+    print(f"\nwrote {path}")
     if failed:
         print("failed: " + ", ".join(failed))
         return 1
