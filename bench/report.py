@@ -569,8 +569,8 @@ def fmt_stat(s: Stat, unit: str) -> str:
         s, unit = s.scaled(100), "%"
     exact = all(float(v).is_integer() for v in (s.median, s.lo, s.hi))
     d = 0 if exact else _decimals(s.median)
-    if unit in ("×", "") and not exact and abs(s.median) < 100:
-        d = 2  # ratios: two decimals, whatever their size
+    if unit in ("×", "") and not exact and 0.1 <= abs(s.median) < 100:
+        d = 2  # ratios: two decimals (small ones keep three significant digits)
     body = _num(s.median, d)
     if s.lo != s.hi:
         body += f" [{_num(s.lo, d)}–{_num(s.hi, d)}]"

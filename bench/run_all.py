@@ -83,6 +83,7 @@ def _commit() -> str | None:
 
 def run_one(name: str, machine: dict, results_dir: Path) -> tuple[dict | None, int]:
     """Run one benchmark with its OPTIONS and --json; save its JSON with a `_run` entry."""
+    results_dir.mkdir(parents=True, exist_ok=True)
     out = report.result_path(name, results_dir)
     tmp = out.with_suffix(".json.part")
     tmp.unlink(missing_ok=True)
@@ -107,7 +108,6 @@ def run_one(name: str, machine: dict, results_dir: Path) -> tuple[dict | None, i
     if proc.returncode != 0 or not data:
         run["exit"] = proc.returncode or "no JSON"
     data["_run"] = run
-    results_dir.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     return (None if "exit" in run else data), proc.returncode
 
