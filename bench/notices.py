@@ -390,6 +390,8 @@ def part_publish(tree: dict, args) -> dict:
         "ratio_rounds": round_ratios,
         "one_range": [min(times["one"]), max(times["one"])],
         "national_range": [min(times["national"]), max(times["national"])],
+        "one_rounds": times["one"],
+        "national_rounds": times["national"],
         "ratio_target": RATIO_TARGET,
         "queries_one": queries["one"],
         "queries_national": queries["national"],
