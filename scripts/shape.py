@@ -473,3 +473,8 @@ def tail(path: Path, lines: int = 40) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError as exc:
         return f"(no log: {exc})"
+
+
+if __name__ == "__main__":
+    # `make test` and `make serve`: HAProxy present (installed when missing and root).
+    print(haproxy_binary())
