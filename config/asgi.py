@@ -1,7 +1,7 @@
 import os
 import sys
 
-from django.core.asgi import get_asgi_application
+import django
 
 # Under load the socket server's event loop is busy in Python while each socket's
 # database work (a chat post: ~20 GIL hand-offs) runs on asgiref's thread; at Python's
@@ -11,7 +11,15 @@ from django.core.asgi import get_asgi_application
 sys.setswitchinterval(0.0005)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from django.conf import settings  # noqa: E402
+
+from core.handlers import PooledThreadASGIHandler  # noqa: E402
+
+# Django's ASGIHandler, but each request's sync work on one of HTTP_THREADS long-lived
+# threads, so the thread and its database connection are reused (core/handlers.py).
+django_asgi_app = PooledThreadASGIHandler(settings.HTTP_THREADS)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -112,6 +112,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # do not delete each other's.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# HTTP requests inside Django at once per web process, each on a long-lived thread with
+# its own database connection (core/handlers.py); more wait on the event loop.
+HTTP_THREADS = env.integer("HTTP_THREADS", 8)
 
 # --- Redis: cache (allauth rate limits), channel layer, Celery broker -------
 REDIS_URL = env.redis_url(VAR_DIR)

@@ -1,0 +1,82 @@
+"""Django's ASGI handler, with each request's synchronous work on a long-lived thread.
+
+Django's own ASGIHandler enters a fresh `ThreadSensitiveContext()` per request, and
+asgiref gives each such context a new one-thread executor: every HTTP request starts a
+thread (and another to join it afterwards), and since Django's database connections
+belong to a thread, opens a new PostgreSQL connection whatever DB_CONN_MAX_AGE says
+(the old one is left for the garbage collector). Measured in-process
+(bench/middleware.py): about 1.5 ms of the web process's CPU per request for the
+connection alone, plus the server's fork of a backend.
+
+This handler keeps HTTP_THREADS one-thread executors for the life of the process and
+lends one to each request for its whole duration (asgiref's
+`ThreadSensitiveContext(executor=…)`), so the request still runs all its sync code —
+middleware, view, signals, response.close — on one thread, as Django requires, but
+that thread and its database connection are reused. At most HTTP_THREADS requests are
+inside Django at once; the others wait their turn on the event loop, in arrival order.
+The middleware chain runs in sync mode, entered with one hand-off (load_middleware).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from concurrent.futures import Executor, ThreadPoolExecutor
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.core.handlers.asgi import ASGIHandler
+
+
+class PooledThreadASGIHandler(ASGIHandler):
+    def __init__(self, threads: int):
+        super().__init__()
+        if threads < 1:
+            raise ValueError("HTTP_THREADS must be at least 1")
+        self._idle: deque[Executor] = deque(
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"http-{i}")
+            for i in range(threads)
+        )
+        self._waiters: deque[asyncio.Future] = deque()
+
+    def load_middleware(self, is_async=False):
+        # The chain in sync mode, entered once per request below. Built in async mode
+        # (Django's choice under ASGI), the first sync-only middleware from the inside
+        # (MfaRequiredMiddleware) hops back to the event loop for the view's async
+        # wrapper, which hops to a thread again for the (sync) view: two more hand-offs
+        # per request. Every view of the platform is sync; an async one would still run
+        # (Django wraps it in async_to_sync).
+        super().load_middleware(is_async=False)
+
+    async def get_response_async(self, request):
+        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        executor = await self._acquire()
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send)
+        finally:
+            self._release(executor)
+
+    async def _acquire(self) -> Executor:
+        if self._idle and not self._waiters:
+            return self._idle.pop()  # the thread used last: its connection is warm
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            # Cancelled after being handed an executor: pass it on, or it is lost.
+            if waiter.done() and not waiter.cancelled():
+                self._release(waiter.result())
+            raise
+
+    def _release(self, executor: Executor) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done() and not waiter.get_loop().is_closed():
+                waiter.set_result(executor)
+                return
+        self._idle.append(executor)
