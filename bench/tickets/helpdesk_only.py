@@ -36,7 +36,11 @@ def peer_env() -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         "DJANGO_SETTINGS_MODULE": "settings",
         "HELPDESK_DATABASE_URL": peer.database_url(),
-        **{k: os.environ[k] for k in ("HELPDESK_CONN_MAX_AGE",) if k in os.environ},
+        **{
+            k: os.environ[k]
+            for k in ("HELPDESK_CONN_MAX_AGE", "HELPDESK_DB_POOL")
+            if k in os.environ
+        },
     }
 
 

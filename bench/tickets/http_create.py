@@ -48,6 +48,7 @@ Run: .venv/bin/python bench/tickets/http_create.py [--tickets 2000] [--clients 8
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -64,18 +65,19 @@ sys.path[:] = [
     *(p for p in sys.path if Path(p or ".").resolve() not in (_HERE, _BENCH, _ROOT)),
     str(_BENCH),
     str(_HERE),
+    str(_ROOT / "scripts"),
 ]
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/6")
 
+import asgi_servers  # noqa: E402
 import helpdesk_only  # noqa: E402  (the peer's environment and ticket count)
 import loadgen  # noqa: E402
-from _harness import fresh_database, write_json  # noqa: E402
+from _harness import fill_province, fresh_database, write_json  # noqa: E402
 from helpdesk_peer import setup as peer  # noqa: E402
 
 sys.path.remove(str(_HERE))  # helpdesk_only put this directory first; it stays last
 
-DAPHNE = _ROOT / ".venv" / "bin" / "daphne"
 PASSWORD = "Bench-Http-Pass-2026!"  # noqa: S105 (throwaway accounts on a throwaway database)
 CAPACITY = 32_767
 COUNTY = "999901"
@@ -89,8 +91,9 @@ def load() -> tuple[float, float, float]:
 # --- the platform ----------------------------------------------------------------------
 
 
-def build(clients: int, engineers: int) -> dict:
-    """The tree, the engineers and one reporter per client; returns the usernames."""
+def build(clients: int, engineers: int, accounts: int = 0) -> dict:
+    """The tree, the engineers and one reporter per client; returns the usernames.
+    With `accounts`, also that many more accounts in the province (fill_accounts)."""
     from accounts import services
     from accounts.models import Account, Level, Role
     from escalation.models import DutyProfile
@@ -99,6 +102,8 @@ def build(clients: int, engineers: int) -> dict:
     province = services.unit_create(
         level=Level.PROVINCE, code="990000", name="基准省", parent=ministry
     )
+    if accounts:
+        fill_accounts(province, accounts)
     prefecture = services.unit_create(
         level=Level.PREFECTURE, code="999900", name="基准市", parent=province
     )
@@ -129,6 +134,37 @@ def build(clients: int, engineers: int) -> dict:
         )
         reporters.append(account(f"{school.code}-s1", school).username)
     return {"tier": county.pk, "engineers": [a.pk for a in team], "reporters": reporters}
+
+
+def fill_accounts(province, accounts: int) -> None:
+    """accounts ÷ 2 schools under 10 prefectures of 10 counties each (codes 9901xx…,
+    beside the benchmark's own 基准市), two staff accounts per school, bulk-inserted
+    with one shared password hash."""
+    from django.contrib.auth.hashers import make_password
+
+    from accounts.models import Account, Role
+
+    schools_per_county = -(-accounts // 2 // 100)
+    _, _, schools = fill_province(
+        province, prefectures=10, counties_per_prefecture=10, schools_per_county=schools_per_county
+    )
+    schools = schools[: accounts // 2]
+    password = make_password(PASSWORD)
+    Account.objects.bulk_create(
+        [
+            Account(
+                username=f"{school.code}-s{k}",
+                unit=school,
+                role=Role.STAFF,
+                must_change_password=False,
+                full_name=f"{school.name}{k}",
+                password=password,
+            )
+            for school in schools
+            for k in (1, 2)
+        ],
+        batch_size=5000,
+    )
 
 
 def _tables() -> list[str]:
@@ -185,7 +221,7 @@ def platform_env(cache_prefix: str) -> dict[str, str]:
         # Its own prefix per run: the login rate limits (30/min per IP) start afresh.
         "CACHE_KEY_PREFIX": cache_prefix,
         "MFA_REQUIRED_FOR_SENIOR_MANAGERS": "0",
-        **{k: os.environ[k] for k in ("DB_CONN_MAX_AGE",) if k in os.environ},
+        **{k: os.environ[k] for k in ("DB_CONN_MAX_AGE", "HTTP_THREADS") if k in os.environ},
     }
 
 
@@ -196,19 +232,20 @@ def run_platform(args, world: dict, n: int, tmp: Path) -> dict:
     before = platform_counts(world["tier"], world["engineers"])
     connection.close()  # no idle session of ours beside the server's
     at_start = load()
-    log = tmp / f"platform-{n}.log"
-    with loadgen.daphne_server(
-        str(DAPHNE),
-        "config.asgi:application",
+    log_dir = tmp / f"platform-{n}"
+    with serve(
+        lambda port: asgi_servers.argv(args.server, port),
+        processes=args.processes,
+        server=args.server,
         cwd=_ROOT,
         env=platform_env(f"benchhttp{os.getpid()}r{n}"),
-        log=log,
+        log_dir=log_dir,
         ready_path="/healthz",
-    ) as (base_url, proc):
+    ) as (base_url, pids):
         result = _run_clients(
             lambda k: loadgen.platform_profile(base_url, world["reporters"][k], PASSWORD),
             args,
-            proc.pid,
+            pids,
         )
     after = platform_counts(world["tier"], world["engineers"])
     created = after["tickets"] - before["tickets"]
@@ -222,42 +259,85 @@ def run_platform(args, world: dict, n: int, tmp: Path) -> dict:
         "created_in_database": created,
         "database_before": before,
         "database_after": after,
-        "tracebacks": log.read_text(errors="replace").count("Traceback"),
+        "tracebacks": _tracebacks(log_dir),
         "problems": problems,
     }
+
+
+@contextlib.contextmanager
+def serve(argv_of, *, processes: int, server: str, cwd: Path, env: dict, log_dir: Path, ready_path):
+    """The web processes of one system: one on a free port, or `processes` of them
+    behind HAProxy (scripts/shape.py, as `make serve` runs the platform). Yields the
+    URL the clients use and the pids whose CPU (with their children's) is counted."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    if processes == 1:
+        with loadgen.server(
+            argv_of, cwd=cwd, env=env, log=log_dir / "web-1.log", ready_path=ready_path
+        ) as (base_url, proc):
+            yield base_url, [proc.pid]
+        return
+    from shape import Shape
+
+    # Shape starts its processes in the project's directory: the peer finds its
+    # modules through PYTHONPATH (peer_env).
+    with Shape(
+        processes=processes,
+        server=server,
+        argv_of=argv_of,
+        env=env,
+        log_dir=log_dir,
+        out=lambda line: None,
+    ) as shape:
+        yield shape.url, [p.pid for p in shape.web]
+
+
+def _tracebacks(log_dir: Path) -> int:
+    return sum(p.read_text(errors="replace").count("Traceback") for p in log_dir.glob("*.log"))
 
 
 # --- the peer --------------------------------------------------------------------------
 
 
-def prepare_peer() -> dict:
+def prepare_peer(users: int = 0) -> dict:
     """setup.py --reset. Its database step runs inside the peer's venv with this
     process's environment, which must not carry the platform's settings there."""
     platform_only = ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "VAR_DIR", "DEBUG")
     saved = {k: os.environ.pop(k) for k in platform_only if k in os.environ}
     try:
-        return peer.prepare(reset=True)
+        return peer.prepare(reset=True, users=users)
     finally:
         os.environ.update(saved)
 
 
+def peer_argv(kind: str, port: int, info: dict) -> list[str]:
+    """The platform's command line for `kind` (scripts/asgi_servers.py), run from the
+    peer's venv: its own binary, its app, and for uvicorn the same worker options
+    (helpdesk_peer/peer_uvicorn_worker.py)."""
+    argv = asgi_servers.argv(kind, port, app=info["app"])
+    argv[0] = str(Path(info["daphne"]).parent / Path(argv[0]).name)
+    return [
+        "peer_uvicorn_worker.Worker" if a == "config.uvicorn_worker.Worker" else a for a in argv
+    ]
+
+
 def run_helpdesk(args, n: int, tmp: Path) -> dict:
-    info = prepare_peer()
+    info = prepare_peer(args.accounts)
     before = helpdesk_only.ticket_count(info["database_url"])
     at_start = load()
-    log = tmp / f"helpdesk-{n}.log"
-    with loadgen.daphne_server(
-        info["daphne"],
-        info["app"],
-        cwd=info["cwd"],
-        env=helpdesk_only.peer_env(),
-        log=log,
+    log_dir = tmp / f"helpdesk-{n}"
+    with serve(
+        lambda port: peer_argv(args.server, port, info),
+        processes=args.processes,
+        server=args.server,
+        cwd=Path(info["cwd"]),
+        env=helpdesk_only.peer_env() | {"PYTHONPATH": info["cwd"]},
+        log_dir=log_dir,
         ready_path=loadgen.HELPDESK_LOGIN,
-    ) as (base_url, proc):
+    ) as (base_url, pids):
         result = _run_clients(
             lambda k: loadgen.helpdesk_profile(base_url, info["username"], info["password"]),
             args,
-            proc.pid,
+            pids,
         )
     created = helpdesk_only.ticket_count(info["database_url"]) - before
     problems = []
@@ -267,12 +347,12 @@ def run_helpdesk(args, n: int, tmp: Path) -> dict:
         "load_at_start": at_start,
         "created_in_database": created,
         "database_before": {"tickets": before},
-        "tracebacks": log.read_text(errors="replace").count("Traceback"),
+        "tracebacks": _tracebacks(log_dir),
         "problems": problems,
     }
 
 
-def _run_clients(profile_of, args, pid: int) -> dict:
+def _run_clients(profile_of, args, pids: list[int]) -> dict:
     """loadgen.run, but with one account per client where the system has several: the
     profile's login and create dispatch on the client's own index."""
     profiles = [profile_of(k) for k in range(args.clients)]
@@ -290,7 +370,7 @@ def _run_clients(profile_of, args, pid: int) -> dict:
         profiles[s.state["k"]].create(s, i)
 
     combined = loadgen.Profile(first.name, first.base_url, login, create, first.notes)
-    return loadgen.run(combined, tickets=args.tickets, clients=args.clients, server_pid=pid)
+    return loadgen.run(combined, tickets=args.tickets, clients=args.clients, server_pid=pids)
 
 
 # --- the report ------------------------------------------------------------------------
@@ -341,6 +421,21 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2, help="platform + helpdesk runs each")
     parser.add_argument("--engineers", type=int, default=5, help="support engineers at the tier")
+    parser.add_argument(
+        "--server",
+        default=asgi_servers.chosen(),
+        choices=asgi_servers.SERVERS,
+        help="ASGI server of both systems (default: scripts/asgi_servers.py's choice)",
+    )
+    parser.add_argument(
+        "--processes", type=int, default=1, help="web processes per system (>1: behind HAProxy)"
+    )
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        default=0,
+        help="also hold this many accounts (platform: ÷2 schools, 2 each; helpdesk: users)",
+    )
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
     if not os.environ["DATABASE_URL"].startswith("postgres"):
@@ -353,16 +448,29 @@ def main() -> int:
     failures: list[str] = []
     runs: list[dict] = []
     with fresh_database() as db, tempfile.TemporaryDirectory(prefix="xj-bench-http-") as tmp:
-        world = build(args.clients, args.engineers)
+        world = build(args.clients, args.engineers, args.accounts)
         print(
             f"setup: 基准县 ({COUNTY}) with {args.engineers} engineers (capacity {CAPACITY:,}), "
-            f"{args.clients} schools with a reporter each; peer: django-helpdesk 2.6.1 on "
-            f"{peer.database_url()} (reset before each of its runs)"
+            f"{args.clients} schools with a reporter each"
+            + (
+                f", and {args.accounts:,} more accounts (2 in each of {args.accounts // 2:,} "
+                f"schools; helpdesk: {args.accounts:,} more active users)"
+                if args.accounts
+                else ""
+            )
+            + f"; peer: django-helpdesk 2.6.1 on {peer.database_url()} (reset before each run)"
+        )
+        shape = (
+            "one web process each"
+            if args.processes == 1
+            else f"{args.processes} web processes each behind HAProxy (scripts/shape.py)"
         )
         print(
             f"load: {args.tickets:,} tickets per run from {args.clients} clients, "
-            f"{args.rounds} round(s) of platform then helpdesk; one daphne each "
-            f"(daphne -b 127.0.0.1 -p <port> <app>)"
+            f"{args.rounds} round(s) of platform then helpdesk; {args.server}, {shape} "
+            f"({' '.join(asgi_servers.argv(args.server, 0)[1:])}); platform HTTP_THREADS "
+            f"{os.environ.get('HTTP_THREADS', 'default')}, helpdesk's psycopg pool "
+            f"{'off' if os.environ.get('HELPDESK_DB_POOL') == '0' else 'on'}"
         )
         for n in range(1, args.rounds + 1):
             for kind, fn in (
@@ -419,6 +527,9 @@ def main() -> int:
                 "clients": args.clients,
                 "rounds": args.rounds,
                 "engineers": args.engineers,
+                "server": args.server,
+                "processes": args.processes,
+                "accounts": args.accounts,
                 "cpus": os.cpu_count(),
                 "target": TARGET,
                 "runs": runs,

@@ -272,7 +272,9 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[rank - 1]
 
 
-def run(profile: Profile, *, tickets: int, clients: int, server_pid: int | None = None) -> dict:
+def run(
+    profile: Profile, *, tickets: int, clients: int, server_pid: int | list[int] | None = None
+) -> dict:
     """Log `clients` clients in, then create `tickets` tickets split across them.
 
     Returns count (tickets the server accepted), seconds (first POST sent to last
@@ -347,13 +349,34 @@ def run(profile: Profile, *, tickets: int, clients: int, server_pid: int | None 
     }
 
 
-def process_cpu_seconds(pid: int | None) -> float:
-    """User + system CPU of a process so far, from /proc (Linux); NaN without a pid."""
+def process_cpu_seconds(pid: int | list[int] | None) -> float:
+    """User + system CPU so far, from /proc (Linux), of a process and every process
+    below it (gunicorn's worker under its master), or of several such trees; NaN
+    without a pid."""
     if pid is None:
         return math.nan
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # utime and stime are fields 14 and 15 of stat(5), counted from the pid.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    roots = [pid] if isinstance(pid, int) else list(pid)
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # exited meanwhile
+                continue
+    # After the command name: state, ppid, …; utime and stime are fields 14 and 15 of
+    # stat(5), counted from the pid.
+    children: dict[int, list[int]] = {}
+    for p, fields in stats.items():
+        children.setdefault(int(fields[1]), []).append(p)
+    total, todo, seen = 0, list(roots), set()
+    while todo:
+        p = todo.pop()
+        if p in seen or p not in stats:
+            continue
+        seen.add(p)
+        total += int(stats[p][11]) + int(stats[p][12])
+        todo.extend(children.get(p, ()))
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _run_threads(jobs: list[Callable[[], None]]) -> None:
@@ -398,8 +421,33 @@ def daphne_server(
     same for every system), its output in `log`. Yields (base URL, process) once
     `ready_path` answers over HTTP, i.e. Django is loaded, not just the port open;
     stops it at the end."""
+    with server(
+        lambda port: [daphne, "-b", "127.0.0.1", "-p", str(port), app],
+        cwd=cwd,
+        env=env,
+        log=log,
+        ready_path=ready_path,
+        timeout=timeout,
+    ) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def server(
+    argv_of: Callable[[int], list[str]],
+    *,
+    cwd: str | Path,
+    env: dict[str, str],
+    log: Path,
+    ready_path: str = "/",
+    timeout: float = 60.0,
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """One server process, `argv_of(port)`, on a free loopback port, its output in
+    `log`. Yields (base URL, process) once `ready_path` answers over HTTP; stops it
+    at the end."""
     port = free_port()
-    argv = [daphne, "-b", "127.0.0.1", "-p", str(port), app]
+    argv = argv_of(port)
+    name = Path(argv[0]).name
     with log.open("ab") as out:
         proc = subprocess.Popen(  # noqa: S603
             argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
@@ -409,7 +457,7 @@ def daphne_server(
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise LoadError(f"daphne exited with {proc.returncode}:\n{_tail(log)}")
+                raise LoadError(f"{name} exited with {proc.returncode}:\n{_tail(log)}")
             try:
                 probe = Session(base_url, timeout=5)
                 status = probe.get(ready_path).status
@@ -419,7 +467,7 @@ def daphne_server(
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise LoadError(f"daphne did not answer within {timeout:.0f} s:\n{_tail(log)}")
+                raise LoadError(f"{name} did not answer within {timeout:.0f} s:\n{_tail(log)}")
             time.sleep(0.2)
         yield base_url, proc
     finally:

@@ -5,10 +5,9 @@ are the top-level `settings`, `urls` and `asgi`. Everything not set here is the
 package's default: the peer is measured as a site would get it out of the box.
 
 Where the platform has a matching knob, the same value is used so the comparison
-is about the ticket code, not the configuration: DEBUG off, one database
-connection per request unless HELPDESK_CONN_MAX_AGE says otherwise (the platform's
-DB_CONN_MAX_AGE defaults to 0 too), database-backed sessions, Django's default
-password hasher, Asia/Shanghai, zh-hans.
+is about the ticket code, not the configuration: DEBUG off, database connections
+kept between requests (see _database below), database-backed sessions, Django's
+default password hasher, Asia/Shanghai, zh-hans.
 """
 
 import os
@@ -78,7 +77,16 @@ def _database(url: str) -> dict:
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "127.0.0.1",
         "PORT": str(parts.port or 5432),
-        "CONN_MAX_AGE": int(os.environ.get("HELPDESK_CONN_MAX_AGE", "0")),
+        # Connections kept between requests. Under ASGI, Django runs each request on a
+        # thread of its own, so CONN_MAX_AGE keeps nothing (every request's new thread
+        # opens a new connection); Django's documented way there is its psycopg pool
+        # (Django ≥ 5.1), sized like the platform's HTTP_THREADS (8 per process).
+        # HELPDESK_DB_POOL=0 turns it off, HELPDESK_CONN_MAX_AGE then applies.
+        **(
+            {"CONN_MAX_AGE": 0, "OPTIONS": {"pool": {"min_size": 8, "max_size": 8}}}
+            if os.environ.get("HELPDESK_DB_POOL", "1") != "0"
+            else {"CONN_MAX_AGE": int(os.environ.get("HELPDESK_CONN_MAX_AGE", "0"))}
+        ),
     }
 
 

@@ -58,11 +58,14 @@ def ensure_venv() -> None:
     STAMP.write_text(want + "\n")
 
 
-def prepare(reset: bool = False) -> dict:
-    """Everything the peer needs before daphne can serve it; returns how to reach it."""
+def prepare(reset: bool = False, users: int = 0) -> dict:
+    """Everything the peer needs before daphne can serve it; returns how to reach it.
+    `users`: that many extra active Django users in the database (bulk-inserted,
+    one shared password hash), as a site with that many accounts has."""
     ensure_venv()
     argv = [str(PYTHON), str(Path(__file__).resolve()), "--database-step"]
-    subprocess.run([*argv, *(["--reset"] if reset else [])], check=True, cwd=HERE)  # noqa: S603
+    extra = [*(["--reset"] if reset else []), *(["--users", str(users)] if users else [])]
+    subprocess.run([*argv, *extra], check=True, cwd=HERE)  # noqa: S603
     return {
         "daphne": str(DAPHNE),
         "cwd": str(HERE),
@@ -98,7 +101,7 @@ def _ensure_database(reset: bool) -> None:
             print(f"database: {name} exists, kept")
 
 
-def _ensure_data() -> None:
+def _ensure_data(users: int = 0) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings")
     sys.path.insert(0, str(HERE))
     import django
@@ -132,19 +135,43 @@ def _ensure_data() -> None:
         print(f"user: {'created' if created else 'reset'} staff user '{USERNAME}'")
     else:
         print(f"user: staff user '{USERNAME}' kept")
+    if users:
+        _ensure_users(users)
     print(f"tickets in the database: {Ticket.objects.count()}")
+
+
+def _ensure_users(users: int) -> None:
+    """Active users bench-user-00001… up to `users` of them, bulk-inserted."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+
+    model = get_user_model()
+    have = model.objects.filter(username__startswith="bench-user-").count()
+    if have >= users:
+        print(f"users: {have:,} bench users kept")
+        return
+    password = make_password("bench-user-password")
+    model.objects.bulk_create(
+        [
+            model(username=f"bench-user-{k:05d}", email=f"u{k}@example.invalid", password=password)
+            for k in range(have + 1, users + 1)
+        ],
+        batch_size=5000,
+    )
+    print(f"users: {users - have:,} bench users created ({users:,} in all)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reset", action="store_true", help="drop and recreate the database")
+    parser.add_argument("--users", type=int, default=0, help="extra active users to hold")
     parser.add_argument("--database-step", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.database_step:
         _ensure_database(args.reset)
-        _ensure_data()
+        _ensure_data(args.users)
     else:
-        info = prepare(reset=args.reset)
+        info = prepare(reset=args.reset, users=args.users)
         print(
             f"ready: cd {info['cwd']} && {info['daphne']} -b 127.0.0.1 -p 8010 {info['app']}"
             f"  (log in as {info['username']} / {info['password']})"
