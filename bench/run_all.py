@@ -300,6 +300,16 @@ def summarise(results: dict) -> None:
                     + ("" if key == "floor" else f" (target ≤ {r['ratio_target']:g})"),
                 )
             )
+        for e in r.get("exports", {}).values():
+            a, b = e["a"], e["b"]
+            rows.append(
+                (
+                    f"ticket {e['label']}, {a['rows']:,} → {b['rows']:,} rows",
+                    f"{fmt_duration(a['median'])} → {fmt_duration(b['median'])}",
+                    f"per row ratio {e['ratio']:.2f} (target ≤ {e['ratio_target']:g}); "
+                    f"B {b['ratio_ceiling']:.1f}x its SELECT",
+                )
+            )
     if "tickets/routing.py" in results:
         r = results["tickets/routing.py"]
         db = r["database"]
