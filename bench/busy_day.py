@@ -560,6 +560,36 @@ def db_counts() -> dict:
     }
 
 
+def platform_shape(args, processes: int, tmp: Path):
+    """The owner's scripts/shape.py (`make serve`'s shape), or with --stack own the
+    stand-in bench/busy/stack.py (HAProxy without forwardfor and with 10 s checks)."""
+    env = server_env(f"busy{os.getpid()}x{time.time_ns()}")
+    if args.stack == "own":
+        from busy.stack import Stack
+
+        return Stack(processes=processes, env=env, log_dir=tmp)
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from shape import Shape
+
+    return Shape(
+        processes=processes,
+        server="daphne",
+        env=env,
+        log_dir=tmp,
+        worker=True,
+        beat=True,
+        out=lambda line: None,
+    )
+
+
+def shape_pids(stack) -> dict[str, int]:
+    if hasattr(stack, "pids"):
+        return stack.pids()
+    pids = {f"web{i + 1}": p.pid for i, p in enumerate(stack.web)}
+    pids |= {p.name: p.pid for p in stack.others}
+    return pids | {"haproxy": stack.haproxy.pid}
+
+
 def run_once(args, world: dict, processes: int, scale: float, roll_file: Path) -> dict:
     from django.db import connections
 
@@ -568,12 +598,8 @@ def run_once(args, world: dict, processes: int, scale: float, roll_file: Path) -
     at_start = loadavg()
     gens = plans(args, world, "http://127.0.0.1:0", tmp, scale, roll_file)  # sessions made
     connections.close_all()
-    from busy.stack import Stack
-
     print(f"\n== {processes} web process(es), offered load ×{scale:g}; load average {at_start}")
-    with Stack(
-        processes=processes, env=server_env(f"busy{os.getpid()}x{time.time_ns()}"), log_dir=tmp
-    ) as stack:
+    with platform_shape(args, processes, tmp) as stack:
         procs = []
         for plan in gens:
             for k in ("base", "origin"):
@@ -596,7 +622,7 @@ def run_once(args, world: dict, processes: int, scale: float, roll_file: Path) -
             if not line.startswith("READY"):
                 raise RuntimeError(f"a load generator failed: see {tmp}")
         setup_seconds = time.perf_counter() - t0
-        pids = stack.pids() | {
+        pids = shape_pids(stack) | {
             f"loadgen{plan['index']}": p.pid for plan, p in zip(gens, procs, strict=True)
         }
         watch = Watch(pids)
@@ -614,9 +640,7 @@ def run_once(args, world: dict, processes: int, scale: float, roll_file: Path) -
         watch.stop()
         counts = db_counts()
         tracebacks = sum(
-            (tmp / f"{n}.log").read_text(errors="replace").count("Traceback")
-            for n in stack.pids()
-            if (tmp / f"{n}.log").exists()
+            log.read_text(errors="replace").count("Traceback") for log in tmp.glob("*.log")
         )
     results = [json.loads((tmp / f"gen{plan['index']}.json").read_text()) for plan in gens]
     run = summarise(args, results, counts)
@@ -879,6 +903,7 @@ def main(argv=None) -> int:
     p.add_argument("--shapes", default="1,2", help="web processes, interleaved")
     p.add_argument("--scales", default="1", help="offered-load multiples")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--stack", choices=["shape", "own"], default="own")
     p.add_argument("--rebuild", action="store_true")
     p.add_argument("--keep-logs", action="store_true")
     p.add_argument("--json")
