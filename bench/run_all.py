@@ -56,9 +56,12 @@ POSTGRES_ONLY = {
     "events_overlap.py",
 }
 # Arguments that give each comparison ≥ 3 interleaved rounds (the scripts' defaults
-# where they already do; issuance, tree_import, pages, sweep and roll/intake have no
-# rounds: RESULTS.md's note column says so).
+# where they already do; tree_import, sweep and roll/intake have no rounds and pages
+# measures A then B: RESULTS.md's note column says so).
 OPTIONS: dict[str, list[str]] = {
+    "issuance.py": ["--rounds", "3"],
+    "notices.py": ["--rounds", "7", "--stats-runs", "5"],
+    "tickets/pages.py": ["--export-runs", "3"],
     "tickets/http_create.py": ["--rounds", "3"],
     "tickets/routing.py": ["--rounds", "3", "--after-publish-ms", "50"],
     "events_overlap.py": ["--rounds", "3"],
