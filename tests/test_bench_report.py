@@ -60,6 +60,13 @@ def test_a_fixed_ceiling_and_a_target_on_the_figure():
     assert cells(zero, {"lost": 3}).met == "**no**"
 
 
+def test_a_total_adds_every_round_up():
+    row = Row("x.py", "x", "rounds.*.lost", total=True, target=T("==", 0, "figure"))
+    ln = cells(row, {"rounds": [{"lost": 0}, {"lost": 2}, {"lost": 0}]})
+    assert (ln.measured, ln.met) == ("2", "**no**")  # the median, 0, would hide them
+    assert cells(row, {"rounds": [{"lost": 0}, {"lost": 0}, {"lost": 0}]}).met == "yes"
+
+
 def test_a_range_across_the_target_is_said():
     row = Row("x.py", "x", "r", "", target=T(">=", 6.0, "figure"))
     assert cells(row, {"r": [5.8, 6.2, 6.4]}).met == "yes (median; not every round)"
