@@ -11,9 +11,19 @@ Both systems, in the same run:
   (_harness.py; DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/postgres,
   which only serves to create and drop `bench_<pid>`), the peer on
   HELPDESK_DATABASE_URL (helpdesk_peer/setup.py; default .../bench_helpdesk);
-- one daphne process each, started by loadgen.daphne_server with the same options
-  (daphne's defaults), on a free loopback port; the platform with REDIS_URL (default
-  redis://127.0.0.1:6379/6) for its cache, rate limits and the Channels push;
+- the same ASGI server and process count for both: --server (default
+  scripts/asgi_servers.py's choice) with the platform's command line for it (the peer
+  runs it from its own venv; for uvicorn with the same worker options), --processes
+  web processes each (1: on a free loopback port; more: behind HAProxy, started by
+  scripts/shape.py as `make serve` runs the platform); the platform with REDIS_URL
+  (default redis://127.0.0.1:6379/6) for its cache, rate limits and the Channels push;
+- database connections kept on both: the platform's HTTP requests run on
+  HTTP_THREADS long-lived threads, each keeping its connection (core/handlers.py);
+  the peer uses Django's psycopg pool (helpdesk_peer/settings.py), since under ASGI
+  Django's CONN_MAX_AGE keeps nothing;
+- with --accounts N, both databases hold N more accounts: the platform N ÷ 2 schools
+  in 100 counties of the province with two staff accounts each, the peer N active
+  Django users (its ticket form lists every user);
 - the same load: loadgen.run with --clients clients (default 8), each logged in once
   (not timed) on its own keep-alive connection, creating --tickets tickets in all
   (default 2,000), each POST timed up to the server's answer (the redirect is not
@@ -40,8 +50,12 @@ ticket is the figure that drifts least with other load).
 Figures only; timings are never asserted. Four runs of 2,000 tickets at the defaults:
 about 10 minutes on a quiet 2-CPU machine, 15–20 under other load.
 
+CPU per ticket counts every web process and its children (gunicorn's worker under
+its master), not HAProxy, PostgreSQL or the load generator.
+
 Run: .venv/bin/python bench/tickets/http_create.py [--tickets 2000] [--clients 8]
-         [--rounds 2] [--engineers 5] [--json out.json]
+         [--rounds 2] [--engineers 5] [--server daphne|uvicorn|granian]
+         [--processes 1] [--accounts 0] [--json out.json]
      (the peer's venv is built on first use: python3 bench/tickets/helpdesk_peer/setup.py)
 """
 
