@@ -516,6 +516,7 @@ def plans(args, world: dict, url: str, tmp: Path, scale: float, roll_file: Path)
                     "poll": args.engineer_poll / scale,
                     "can_escalate": level != "province",
                     "escalate_share": args.escalate_share,
+                    "per_poll": args.tickets_per_poll,
                 }
                 for _, u, level in world["engineers"]
             ],
@@ -625,6 +626,7 @@ def run_once(args, world: dict, processes: int, scale: float, roll_file: Path) -
         pids = shape_pids(stack) | {
             f"loadgen{plan['index']}": p.pid for plan, p in zip(gens, procs, strict=True)
         }
+        time.sleep(args.settle)  # the connect wave digested before the day starts
         watch = Watch(pids)
         watch.start()
         cpu0 = watch.cpu()
@@ -891,15 +893,18 @@ def main(argv=None) -> int:
     p.add_argument("--sockets", type=int, default=5000)
     p.add_argument("--duration", type=float, default=180.0, help="seconds of steady load")
     p.add_argument("--drain", type=float, default=20.0)
-    p.add_argument("--chat-rate", type=float, default=10.0, help="posts a second, all rooms")
-    p.add_argument("--open-rate", type=float, default=15.0, help="notice opens+acks a second")
-    p.add_argument("--ticket-rate", type=float, default=1.0, help="tickets raised a second")
-    p.add_argument("--engineer-poll", type=float, default=30.0, help="seconds between queue polls")
+    p.add_argument("--settle", type=float, default=20.0, help="seconds between connect and GO")
+    # The offered load at scale 1; --scales multiplies the rates and divides the periods.
+    p.add_argument("--chat-rate", type=float, default=2.0, help="posts a second, all rooms")
+    p.add_argument("--open-rate", type=float, default=2.0, help="notice opens+acks a second")
+    p.add_argument("--ticket-rate", type=float, default=0.2, help="tickets raised a second")
+    p.add_argument("--engineer-poll", type=float, default=120.0, help="seconds between polls")
+    p.add_argument("--tickets-per-poll", type=int, default=1)
     p.add_argument("--escalate-share", type=float, default=0.2)
-    p.add_argument("--manager-period", type=float, default=30.0)
+    p.add_argument("--manager-period", type=float, default=120.0)
     p.add_argument("--county-managers", type=int, default=10)
     p.add_argument("--roll-records", type=int, default=150_000)
-    p.add_argument("--http-logins", type=int, default=100, help="school sockets logging in")
+    p.add_argument("--http-logins", type=int, default=50, help="school sockets logging in")
     p.add_argument("--shapes", default="1,2", help="web processes, interleaved")
     p.add_argument("--scales", default="1", help="offered-load multiples")
     p.add_argument("--rounds", type=int, default=3)

@@ -323,9 +323,15 @@ class Gen:
             if r is not None and r.status != 200:
                 self.fail("support_queue", f"status {r.status}")
             elif r is not None:
-                for pk in dict.fromkeys(int(x) for x in TICKET_LINK.findall(r.text)):
-                    if pk in seen or not self.running:
-                        continue
+                # One person: at most `per_poll` tickets before looking at the queue again.
+                fresh = [
+                    pk
+                    for pk in dict.fromkeys(int(x) for x in TICKET_LINK.findall(r.text))
+                    if pk not in seen
+                ]
+                for pk in fresh[: spec["per_poll"]]:
+                    if not self.running:
+                        break
                     seen.add(pk)
                     await self.work_ticket(b, pk, spec)
             await asyncio.sleep(self.rng.uniform(0.5, 1.5) * spec["poll"])
