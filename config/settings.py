@@ -212,6 +212,8 @@ MFA_REQUIRED_FOR_SENIOR_MANAGERS = env.boolean("MFA_REQUIRED_FOR_SENIOR_MANAGERS
 INITIAL_CODE_TTL_DAYS = env.integer("INITIAL_CODE_TTL_DAYS", 14)
 CREDENTIAL_SHEET_TTL_HOURS = env.integer("CREDENTIAL_SHEET_TTL_HOURS", 24)
 
+# Django's database sessions, the per-request read as written-out SQL (core/sessions.py).
+SESSION_ENGINE = "core.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env.boolean("SECURE_COOKIES", not DEBUG and "DATABASE_URL" in os.environ)
