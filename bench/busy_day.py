@@ -64,13 +64,14 @@ import math
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import defaultdict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -887,6 +888,49 @@ def compare(runs: list[dict]) -> dict:
     return out
 
 
+def sizing(runs: list[dict], args: dict) -> dict:
+    """DERIVED, NOT MEASURED: the processes 4, 8 and 16 web processes would need, from the
+    measured CPU per unit of offered load (scale 1 = the rates of one run at --scales 1)
+    and memory per socket of the runs, assuming cost stays linear in load."""
+    per_unit: dict[str, list[float]] = defaultdict(list)
+    for r in runs:
+        d, scale = args["duration"], r["scale"]
+        web = sum(v["seconds"] for k, v in r["cpu"].items() if k.startswith("web"))
+        per_unit["web"].append(web / d / scale)
+        per_unit["postgresql"].append(r["cpu"]["postgresql"]["seconds"] / d / scale)
+        per_unit["worker"].append(r["cpu"]["worker"]["seconds"] / d / scale)
+        per_unit["redis"].append(r["cpu"]["redis"]["seconds"] / d / scale)
+        per_unit["haproxy"].append(r["cpu"]["haproxy"]["seconds"] / d / scale)
+        webs = [v["peak_mib"] for k, v in r["cpu"].items() if k.startswith("web")]
+        per_unit["web_mib_per_1000_sockets"].append(
+            sum(webs) / max(1, r["sockets"]["connected"]) * 1000
+        )
+
+    def med(xs):
+        xs = sorted(xs)
+        return xs[len(xs) // 2] if xs else 0.0
+
+    m = {k: med(v) for k, v in per_unit.items()}
+    busy = 0.7  # a web process kept at 70 % of its core, the rest for bursts
+    out = {"cores_per_unit": m, "processes": {}}
+    print(
+        "\n== Sizing ON PAPER (derived from the measured per-unit CPU, not measured): "
+        f"per unit of offered load (scale 1) web {m['web']:.2f} cores, PostgreSQL "
+        f"{m['postgresql']:.2f}, worker {m['worker']:.2f}, Redis {m['redis']:.3f}, HAProxy "
+        f"{m['haproxy']:.3f}; web memory {m['web_mib_per_1000_sockets']:.0f} MiB per 1,000 "
+        "sockets (peak PSS incl. the process's base)"
+    )
+    print(f"  {'web procs':>9}{'units':>8}{'PG cores':>10}{'worker cores':>14}{'total cores':>13}")
+    for n in (4, 8, 16):
+        units = n * busy / m["web"] if m["web"] else 0.0
+        pg, worker = units * m["postgresql"], units * m["worker"]
+        extra = units * (m["redis"] + m["haproxy"])
+        total = n + pg + worker + extra
+        out["processes"][n] = {"units": units, "pg_cores": pg, "worker_cores": worker}
+        print(f"  {n:>9}{units:>8.1f}{pg:>10.1f}{worker:>14.1f}{total:>13.1f}")
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--schools", type=int, default=15000)
@@ -912,7 +956,19 @@ def main(argv=None) -> int:
     p.add_argument("--rebuild", action="store_true")
     p.add_argument("--keep-logs", action="store_true")
     p.add_argument("--json")
+    p.add_argument(
+        "--stop-by", help="UTC HH:MM: start no run that would end after it (rounds cut short)"
+    )
+    p.add_argument("--from-json", help="only print the summary and sizing of an earlier run")
     args = p.parse_args(argv)
+    if args.from_json:
+        data = json.loads(Path(args.from_json).read_text())
+        for run in data["runs"]:
+            show(run)
+        compare(data["runs"])
+        sizing(data["runs"], data["args"])
+        return 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the stack stops in `with`
     print(f"busy day: load average {loadavg()}, {os.cpu_count()} CPUs (load generators share them)")
     setup_django()
     info = build_world(args.schools) if args.rebuild else ensure_world(args.schools)
@@ -921,15 +977,27 @@ def main(argv=None) -> int:
     shapes = [int(x) for x in args.shapes.split(",")]
     scales = [float(x) for x in args.scales.split(",")]
     runs = []
+    run_seconds = args.duration + args.settle + args.drain + 150  # connect, logins, stop
+    stop_by, cut = None, False
+    if args.stop_by:
+        now = datetime.now(UTC)
+        hh, mm = (int(x) for x in args.stop_by.split(":"))
+        stop_by = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
     for _round in range(args.rounds):
         for scale in scales:
             for n in shapes:
+                if stop_by and datetime.now(UTC) + timedelta(seconds=run_seconds) > stop_by:
+                    if not cut:
+                        print(f"\n(cut in round {_round + 1}: --stop-by {args.stop_by} UTC)")
+                    cut = True
+                    continue
                 run = run_once(args, world, n, scale, roll_file)
                 show(run)
                 runs.append(run)
                 if args.json:
                     write_json({"args": vars(args), "runs": runs}, args.json)
     summary = compare(runs)
+    summary["sizing_on_paper"] = sizing(runs, vars(args))
     write_json({"args": vars(args), "runs": runs, "summary": summary}, args.json)
     return 1 if any(r["problems"] or r["tracebacks"] for r in runs) else 0
 
