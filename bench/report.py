@@ -535,6 +535,152 @@ ROWS: list[Row] = [
 ]
 
 
+# servers.py: daphne, uvicorn, granian as one process each, interleaved per part.
+SERVER_PARTS = {
+    "create": ("HTTP ticket creation", "tickets/s"),
+    "inbox": ("the inbox page", "pages/s"),
+    "connect": ("socket connect", "connects/s"),
+    "fanout": ("chat fan-out", "deliveries/s"),
+    "bare": ("a bare ASGI app (the server alone)", "requests/s"),
+}
+ROWS += [
+    row
+    for part, (what, unit) in SERVER_PARTS.items()
+    for kind in ("uvicorn", "granian")
+    for row in (
+        Row(
+            "servers.py",
+            f"ASGI server, {what}: {kind}",
+            f"runs.{part}.{kind}.*.per_second",
+            unit,
+            peer=f"runs.{part}.daphne.*.per_second",
+            peer_label="daphne, same run",
+            rounds=f"runs.{part}.{kind}",
+            note="one process each; the load generator shares the 2 CPUs",
+        ),
+        Row(
+            "servers.py",
+            f"ASGI server, {what}: {kind}, server CPU per item",
+            f"runs.{part}.{kind}.*.cpu_ms",
+            "s",
+            scale=1e-3,
+            peer=f"runs.{part}.daphne.*.cpu_ms",
+            peer_label="daphne, same run",
+            rounds=f"runs.{part}.{kind}",
+            note="the serving process's user + system CPU",
+        ),
+    )
+]
+ROWS += [
+    Row(
+        "servers.py",
+        "ASGI servers: errors, every part, server and round",
+        "runs.*.*.*.errors",
+        rounds="options.rounds",
+        total=True,
+        target=T("==", 0, "figure"),
+    ),
+    Row(
+        "servers.py",
+        "ASGI servers: items lost, every part, server and round",
+        "runs.*.*.*.lost",
+        rounds="options.rounds",
+        total=True,
+        target=T("==", 0, "figure"),
+    ),
+]
+# middleware.py: CPU per request by layer, in-process; no peer (servers.py's bare app is
+# the server's own floor).
+ROWS += [
+    Row(
+        "middleware.py",
+        f"CPU per request through every layer, {kind}",
+        f"median_us.{kind}.total",
+        "µs",
+        figure_range=f"range_us.{kind}.total",
+        rounds="rounds",
+        note="in-process, one request at a time; no peer; the layers in the script's table",
+    )
+    for kind in ("GET /healthz", "GET /tickets/new/", "POST /tickets/new/")
+]
+# busy_day.py: 1 and 2 web processes interleaved at the same offered load.
+ROWS += [
+    Row(
+        "busy_day.py",
+        "a province's busy day: pages and forms/s, 2 web processes vs 1",
+        "summary.2p x1.http_per_second",
+        "requests/s",
+        peer="summary.1p x1.http_per_second",
+        peer_label="1 web process",
+        target=T(">=", 1.7),
+        rounds="summary.2p x1.rounds",
+        note="the same offered load on both: the ratio grows only if 1 process saturates",
+    ),
+    Row(
+        "busy_day.py",
+        "a province's busy day: pages and forms p99, 2 web processes vs 1",
+        "summary.2p x1.http_p99_ms",
+        "ms",
+        peer="summary.1p x1.http_p99_ms",
+        peer_label="1 web process",
+        rounds="summary.2p x1.rounds",
+    ),
+    Row(
+        "busy_day.py",
+        "a province's busy day: web CPU per page, 2 web processes vs 1",
+        "summary.2p x1.web_cpu_ms_per_http",
+        "ms",
+        peer="summary.1p x1.web_cpu_ms_per_http",
+        peer_label="1 web process",
+        rounds="summary.2p x1.rounds",
+    ),
+    *(
+        Row(
+            "busy_day.py",
+            f"a province's busy day, {shape}: chat delivery p99",
+            f"summary.{n}p x1.chat_p99_ms",
+            "ms",
+            rounds=f"summary.{n}p x1.rounds",
+        )
+        for n, shape in ((1, "1 web process"), (2, "2 web processes"))
+    ),
+    *(
+        Row(
+            "busy_day.py",
+            f"a province's busy day, {shape}: notice delivery p99",
+            f"runs.processes={n}.notice.p99_ms",
+            "ms",
+            rounds=f"summary.{n}p x1.rounds",
+        )
+        for n, shape in ((1, "1 web process"), (2, "2 web processes"))
+    ),
+    Row(
+        "busy_day.py",
+        "a province's busy day: errors, every action and run",
+        "summary.*.errors",
+        rounds="args.rounds",
+        total=True,
+        target=T("==", 0, "figure"),
+    ),
+    Row(
+        "busy_day.py",
+        "a province's busy day: chat deliveries lost, every run",
+        "runs.*.chat.lost",
+        rounds="args.rounds",
+        total=True,
+        target=T("==", 0, "figure"),
+    ),
+    Row(
+        "busy_day.py",
+        "a province's busy day: notice deliveries lost, every run",
+        "runs.*.notice.lost",
+        rounds="args.rounds",
+        total=True,
+        target=T("==", 0, "figure"),
+    ),
+]
+
+
 # --- reading the JSON ------------------------------------------------------------------
 
 
@@ -564,7 +710,8 @@ def lookup(data, path: str):
                 nxt.append(v[int(part)])
         values = nxt
     if many:
-        return values or None
+        flat = [x for v in values for x in (v if isinstance(v, list) else [v])]
+        return flat or None
     return values[0] if values else None
 
 
@@ -610,15 +757,15 @@ def _duration_scale(seconds: float) -> tuple[float, str]:
     return 1.0, "s"
 
 
-def fmt_stat(s: Stat, unit: str) -> str:
+def fmt_stat(s: Stat, unit: str, ratio: bool = False) -> str:
     if unit == "s":
         k, unit = _duration_scale(s.median)
         s = s.scaled(k)
     if unit == "%":
         s, unit = s.scaled(100), "%"
-    exact = all(float(v).is_integer() for v in (s.median, s.lo, s.hi))
+    exact = not ratio and all(float(v).is_integer() for v in (s.median, s.lo, s.hi))
     d = 0 if exact else _decimals(s.median)
-    if unit in ("×", "") and not exact and 0.1 <= abs(s.median) < 100:
+    if (ratio or unit in ("×", "")) and not exact and 0.1 <= abs(s.median) < 100:
         d = 2  # ratios: two decimals (small ones keep three significant digits)
     body = _num(s.median, d)
     if s.lo != s.hi:
@@ -722,7 +869,7 @@ def line(row: Row, data: dict | None) -> Line:
     if ratio is None and peer is not None:
         ratio = fig.over(peer)
     if ratio is not None:
-        blank.ratio = fmt_stat(ratio, row.ratio_unit)
+        blank.ratio = fmt_stat(ratio, row.ratio_unit, ratio=True)
     elif row.peer is not None:
         blank.ratio = "not run"
 

@@ -104,6 +104,8 @@ def test_paths_take_rounds_filters_and_top_level_placeholders():
     assert report.lookup(data, "runs.kind=helpdesk.v") == [2]
     assert report.lookup(data, "runs.kind=nobody.v") is None
     assert report.lookup(data, "ours.{absent}.x") is None
+    per_shape = {"summary": {"1p x1": {"errors": [0, 1]}, "2p x1": {"errors": [0, 0]}, "x": {}}}
+    assert report.lookup(per_shape, "summary.*.errors") == [0, 1, 0, 0]  # lists flattened
 
 
 def test_every_row_names_a_benchmark_run_all_runs():
