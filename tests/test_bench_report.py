@@ -146,3 +146,25 @@ def test_result_files_map_back_to_their_names(tmp_path, name):
     path = report.result_path(name, tmp_path)
     path.write_text("{}")
     assert list(report.load_results(tmp_path)) == [name]
+
+
+def test_run_one_keeps_the_json_with_its_run_and_marks_a_failure(tmp_path, monkeypatch):
+    (tmp_path / "good.py").write_text(
+        "import json, sys\nopen(sys.argv[sys.argv.index('--json') + 1], 'w')"
+        ".write(json.dumps({'x': 1}))\n"
+    )
+    (tmp_path / "bad.py").write_text("raise SystemExit(3)\n")
+    monkeypatch.setattr(run_all, "HERE", tmp_path)
+    monkeypatch.setitem(run_all.OPTIONS, "good.py", ["--rounds", "3"])
+    saved = tmp_path / "results"
+    data, code = run_all.run_one("good.py", {"cpus": 2}, saved)
+    assert code == 0
+    assert data["x"] == 1
+    run = json.loads(report.result_path("good.py", saved).read_text())["_run"]
+    assert run["command"] == "python bench/good.py --rounds 3 --json …"
+    assert len(run["load_start"]) == len(run["load_end"]) == 3
+    assert run["machine"] == {"cpus": 2} and "exit" not in run
+    data, code = run_all.run_one("bad.py", {}, saved)
+    assert (data, code) == (None, 3)
+    bad = report.load_results(saved)["bad.py"]
+    assert report.line(Row("bad.py", "b", "x"), bad).met == "failed in this run (exit 3)"
