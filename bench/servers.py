@@ -206,9 +206,28 @@ class Bench:
         self.starts += 1
         return http_create.platform_env(prefix or f"benchsrv{os.getpid()}s{self.starts}")
 
+    def log_path(self, kind: str) -> Path:
+        return self.tmp / f"{kind}-{self.starts + 1}.log"
+
+    def read_log(self, server: Server, part: str) -> None:
+        """Count the tracebacks in a stopped server's log; show the first and the last."""
+        text = server.log.read_text(errors="replace")
+        n = text.count("Traceback")
+        if n:
+            self.log_tracebacks.setdefault(server.kind, {})
+            self.log_tracebacks[server.kind][part] = (
+                self.log_tracebacks[server.kind].get(part, 0) + n
+            )
+            first, last = text.index("Traceback"), text.rindex("Traceback")
+            print(f"  {server.kind}'s log ({part}): {n} traceback(s); the first:")
+            print("    " + text[first : first + 2500].replace("\n", "\n    "))
+            if last != first:
+                print("  the last:\n    " + text[last : last + 2500].replace("\n", "\n    "))
+        server.log.unlink(missing_ok=True)
+
     @contextlib.contextmanager
-    def serve(self, kind: str, *, app: str = PLATFORM_APP, prefix: str | None = None):
-        log = self.tmp / f"{kind}.log"
+    def serve(self, kind: str, part: str, *, app: str = PLATFORM_APP, prefix: str | None = None):
+        log = self.log_path(kind)
         server = Server(
             kind,
             self.env(prefix),
@@ -220,24 +239,20 @@ class Bench:
             yield server
         finally:
             chat_run.stop(server)
-            n = server.tracebacks()
-            if n:
-                self.log_tracebacks[kind] = self.log_tracebacks.get(kind, 0) + n
-                text = server.log.read_text(errors="replace")
-                print(f"  {kind}'s log: {n} traceback(s); the last ends:\n{text[-1200:]}")
-            server.log.unlink(missing_ok=True)
+            self.read_log(server, part)
 
     @contextlib.contextmanager
-    def platform_as(self, kind: str):
+    def platform_as(self, kind: str, part: str):
         """chat/run.py and connect_storm.py start "platform" through run.start_server:
         here it is `kind` under scripts/asgi_servers.argv."""
         original = chat_run.start_server
+        started: list[Server] = []
 
         def start_server(what, redis_url, tmp):
             assert what == "platform", what
-            server = Server(
-                kind, self.env(), self.tmp / f"{kind}.log", app=PLATFORM_APP, ready="/healthz"
-            )
+            log = self.log_path(kind)
+            server = Server(kind, self.env(), log, app=PLATFORM_APP, ready="/healthz")
+            started.append(server)
             return server, server.port
 
         chat_run.start_server = start_server
@@ -245,6 +260,9 @@ class Bench:
             yield
         finally:
             chat_run.start_server = original
+            for server in started:
+                chat_run.stop(server)
+                self.read_log(server, part)
 
 
 # --- the world ---------------------------------------------------------------------------
@@ -348,7 +366,7 @@ def part_create(b: Bench, kind: str) -> dict:
     http_create.platform_reset()
     before = http_create.platform_counts(world["tier"], world["engineers"])
     connection.close()
-    with b.serve(kind) as server:
+    with b.serve(kind, "create") as server:
         r = http_create._run_clients(
             lambda k: tickets_loadgen.platform_profile(server.url, world["reporters"][k], PASSWORD),
             SimpleNamespace(clients=b.args.clients, tickets=b.args.tickets),
@@ -385,7 +403,7 @@ def part_inbox(b: Bench, kind: str) -> dict:
 
         return tickets_loadgen.Profile("inbox", base_url, p.login, page)
 
-    with b.serve(kind) as server:
+    with b.serve(kind, "inbox") as server:
         r = http_create._run_clients(
             lambda k: profile(server.url, k),
             SimpleNamespace(clients=b.args.clients, tickets=b.args.pages),
@@ -405,7 +423,7 @@ def part_inbox(b: Bench, kind: str) -> dict:
 
 def part_connect(b: Bench, kind: str) -> dict:
     args = SimpleNamespace(procs=b.args.procs, concurrency=b.args.concurrency, py_spy=None)
-    with b.platform_as(kind):
+    with b.platform_as(kind, "connect"):
         r = connect_storm.connect_phase(
             "platform", b.args.connects, args, os.environ["REDIS_URL"], b.tmp, b.cookies_file
         )
@@ -428,7 +446,7 @@ def part_fanout(b: Bench, kind: str) -> dict:
     args = SimpleNamespace(
         senders=b.args.senders, rate=b.args.rate, messages=b.args.messages, drain=b.args.drain
     )
-    with b.platform_as(kind):
+    with b.platform_as(kind, "fanout"):
         r = chat_run.measure(
             "platform",
             b.args.fanout,
@@ -462,7 +480,7 @@ def part_bare(b: Bench, kind: str) -> dict:
         if r.status != 200 or r.text != "ok":
             raise tickets_loadgen.LoadError(f"GET /: {r.status}")
 
-    with b.serve(kind, app=BARE_APP) as server:
+    with b.serve(kind, "bare", app=BARE_APP) as server:
         profile = tickets_loadgen.Profile("bare", server.url, lambda s: None, get)
         r = tickets_loadgen.run(
             profile, tickets=b.args.bare, clients=b.args.clients, server_pid=server.pid
@@ -564,7 +582,7 @@ def slow_reader(b: Bench, kind: str) -> dict:
     n_events, pad = b.args.slow_events, "x" * 8192
     group = events.tree_group(COUNTY, "school", managers_only=False)
     cookies = b.world["cookies"]
-    with b.serve(kind, prefix=os.environ["CACHE_KEY_PREFIX"]) as server:
+    with b.serve(kind, "slow reader", prefix=os.environ["CACHE_KEY_PREFIX"]) as server:
         slow = RawSocket(server.port, cookies[0], rcvbuf=4096)
         fast = RawSocket(server.port, cookies[1])
         first = slow.json_frame()
@@ -636,7 +654,7 @@ def end_to_end(b: Bench, kind: str) -> dict:
     another socket, a resume with last_event_id; what fails is named."""
     world = b.world
     checks: dict[str, str] = {}
-    with b.serve(kind) as server:
+    with b.serve(kind, "end to end") as server:
         s = tickets_loadgen.Session(server.url)
         try:
             profile = tickets_loadgen.platform_profile(server.url, world["reporters"][0], PASSWORD)
@@ -693,10 +711,7 @@ def end_to_end(b: Bench, kind: str) -> dict:
         except Exception as e:  # noqa: BLE001 (reported)
             checks.setdefault("hello", f"{type(e).__name__}: {e}"[:200])
             checks.setdefault("chat", "not reached")
-        checks["tracebacks"] = str(server.tracebacks())
-        if server.tracebacks():
-            log = server.log.read_text(errors="replace")
-            checks["last_traceback"] = log[log.rindex("Traceback") :][:1500]
+        checks["tracebacks"] = str(server.tracebacks())  # shown when the server stops
     return checks
 
 
@@ -790,8 +805,28 @@ def relative(stats: dict, servers: list[str]) -> dict:
             rate = st["per_second"]["median"] / base["per_second"]["median"]
             ratios.setdefault(part, {})[kind] = {"cpu": cpu, "throughput": rate}
             cells.append(f"{kind} CPU {cpu:.2f}×, throughput {rate:.2f}×")
-        print(f"  {part:8} " + "; ".join(cells))
+        if cells:
+            print(f"  {part:8} " + "; ".join(cells))
     return ratios
+
+
+def head() -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+
+
+def code_changed(since: str) -> list[str]:
+    """Files the servers run (not bench/, tests/ or docs) committed since `since`: every
+    server start imports the code afresh, so such a change splits the run in two."""
+    out = subprocess.run(
+        ["git", "diff", "--name-only", since, "HEAD", "--", ".", ":!bench", ":!tests", ":!docs"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    return [p for p in out if p.endswith((".py", ".html", ".js"))]
 
 
 def main() -> int:
@@ -833,6 +868,7 @@ def main() -> int:
     os.environ["CACHE_KEY_PREFIX"] = f"benchsrv{os.getpid()}"  # the driver's channel layer
     failures: list[str] = []
     out: dict = {"servers": servers, "options": vars(args), "load_at_start": os.getloadavg()}
+    out["commit"] = commit = head()
     print(f"load average at start: {load()}")
     with fresh_database() as db, tempfile.TemporaryDirectory(prefix="xj-bench-servers-") as tmp:
         out["database"] = db
@@ -908,6 +944,14 @@ def main() -> int:
         out["server_log_tracebacks"] = b.log_tracebacks
         if b.log_tracebacks:
             print(f"tracebacks in the servers' logs: {b.log_tracebacks}")
+    changed = code_changed(commit)
+    if changed:
+        print(
+            f"WARNING: the platform's code changed during the run ({commit[:8]} → {head()[:8]}): "
+            f"{', '.join(changed[:10])}; later starts ran the new code",
+            file=sys.stderr,
+        )
+    out["code_changed_during_run"] = changed
     out["failures"] = failures
     for f in failures:
         print(f"FAILED: {f}", file=sys.stderr)
