@@ -17,7 +17,8 @@ Keys are dotted paths into the JSON: `publish.ratio`; `{workers}` is filled from
 same JSON's top level; `*` takes every item of a list (or every value of a dict) and
 `kind=platform` keeps the list items whose `kind` is `platform`, so
 `rounds.*.b.per_second` is one value per round. A value is a number, a list of
-numbers (one per round: median [min–max] of n), or a dict with median/min/max.
+numbers (one per round: median [min–max] of n), or a dict with median/min/max;
+`total=True` sums the values instead (items lost, over every round).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import platform
 import re
 import statistics
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -113,7 +114,6 @@ class Row:
     total: bool = False  # the figure is the sum of the values (items lost over all rounds)
     rounds: str | None = None  # JSON path of the rounds (a count or a list of them)
     note: str = ""  # shown in the note column (how it was run, what is not comparable)
-    extra: dict = field(default_factory=dict)
 
 
 def T(op: str, value: float, on: str = "ratio") -> Target:  # noqa: N802 (a short constructor)
