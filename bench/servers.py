@@ -868,6 +868,7 @@ def main() -> int:
     os.environ["CACHE_KEY_PREFIX"] = f"benchsrv{os.getpid()}"  # the driver's channel layer
     failures: list[str] = []
     out: dict = {"servers": servers, "options": vars(args), "load_at_start": os.getloadavg()}
+    out["load_start"] = out["load_at_start"]  # bench/report.py's load column
     out["commit"] = commit = head()
     print(f"load average at start: {load()}")
     with fresh_database() as db, tempfile.TemporaryDirectory(prefix="xj-bench-servers-") as tmp:
@@ -952,6 +953,7 @@ def main() -> int:
             file=sys.stderr,
         )
     out["code_changed_during_run"] = changed
+    out["load_end"] = os.getloadavg()
     out["failures"] = failures
     for f in failures:
         print(f"FAILED: {f}", file=sys.stderr)
