@@ -69,6 +69,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 # Project root first (bench/tickets must not shadow project modules), bench/ for the
 # harness and this directory last for loadgen and the peer's setup.
@@ -260,6 +261,7 @@ def run_platform(args, world: dict, n: int, tmp: Path) -> dict:
             lambda k: loadgen.platform_profile(base_url, world["reporters"][k], PASSWORD),
             args,
             pids,
+            _backends(os.environ["DATABASE_URL"], connection.settings_dict["NAME"]),
         )
     after = platform_counts(world["tier"], world["engineers"])
     created = after["tickets"] - before["tickets"]
@@ -352,6 +354,7 @@ def run_helpdesk(args, n: int, tmp: Path) -> dict:
             lambda k: loadgen.helpdesk_profile(base_url, info["username"], info["password"]),
             args,
             pids,
+            _backends(info["database_url"], urlsplit(info["database_url"]).path.lstrip("/")),
         )
     created = helpdesk_only.ticket_count(info["database_url"]) - before
     problems = []
@@ -366,7 +369,15 @@ def run_helpdesk(args, n: int, tmp: Path) -> dict:
     }
 
 
-def _run_clients(profile_of, args, pids: list[int]) -> dict:
+def _backends(url: str, database: str):
+    """Reads the CPU of the PostgreSQL backends serving `database` (loadgen.backend_cpu),
+    through the server's `postgres` database."""
+    parts = urlsplit(url)
+    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    return loadgen.backend_cpu(admin, database)
+
+
+def _run_clients(profile_of, args, pids: list[int], database_cpu=None) -> dict:
     """loadgen.run, but with one account per client where the system has several: the
     profile's login and create dispatch on the client's own index."""
     profiles = [profile_of(k) for k in range(args.clients)]
@@ -384,7 +395,13 @@ def _run_clients(profile_of, args, pids: list[int]) -> dict:
         profiles[s.state["k"]].create(s, i)
 
     combined = loadgen.Profile(first.name, first.base_url, login, create, first.notes)
-    return loadgen.run(combined, tickets=args.tickets, clients=args.clients, server_pid=pids)
+    return loadgen.run(
+        combined,
+        tickets=args.tickets,
+        clients=args.clients,
+        server_pid=pids,
+        database_cpu=database_cpu,
+    )
 
 
 # --- the report ------------------------------------------------------------------------
@@ -401,6 +418,7 @@ def table(runs: list[dict]) -> None:
         "p99 ms",
         "errors",
         "CPU ms/ticket",
+        "DB CPU ms/ticket",
         "in DB",
     )
     rows = [head]
@@ -416,6 +434,7 @@ def table(runs: list[dict]) -> None:
                 f"{r['p99_ms']:.0f}",
                 str(r["errors"]),
                 f"{r['server_cpu_ms_per_ticket']:.1f}",
+                f"{r['database_cpu_ms_per_ticket']:.1f}",
                 f"{r['created_in_database']:,}",
             )
         )
@@ -532,7 +551,9 @@ def main() -> int:
             print(
                 f"server CPU per ticket, platform / helpdesk: median {summary['cpu_ratio_median']:.2f} "
                 f"(platform {summary['platform_cpu_ms']:.1f} ms, helpdesk "
-                f"{summary['helpdesk_cpu_ms']:.1f} ms, medians)"
+                f"{summary['helpdesk_cpu_ms']:.1f} ms, medians); PostgreSQL CPU per ticket: "
+                f"platform {summary['platform_database_cpu_ms']:.1f} ms, helpdesk "
+                f"{summary['helpdesk_database_cpu_ms']:.1f} ms"
             )
         write_json(
             {
@@ -575,6 +596,12 @@ def summarise(runs: list[dict]) -> dict:
         "helpdesk_per_second": statistics.median(h["per_second"] for _, h in pairs),
         "platform_cpu_ms": statistics.median(p["server_cpu_ms_per_ticket"] for p, _ in pairs),
         "helpdesk_cpu_ms": statistics.median(h["server_cpu_ms_per_ticket"] for _, h in pairs),
+        "platform_database_cpu_ms": statistics.median(
+            p["database_cpu_ms_per_ticket"] for p, _ in pairs
+        ),
+        "helpdesk_database_cpu_ms": statistics.median(
+            h["database_cpu_ms_per_ticket"] for _, h in pairs
+        ),
         "platform_p95_ms": statistics.median(p["p95_ms"] for p, _ in pairs),
         "helpdesk_p95_ms": statistics.median(h["p95_ms"] for _, h in pairs),
     }

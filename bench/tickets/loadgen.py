@@ -273,7 +273,12 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 def run(
-    profile: Profile, *, tickets: int, clients: int, server_pid: int | list[int] | None = None
+    profile: Profile,
+    *,
+    tickets: int,
+    clients: int,
+    server_pid: int | list[int] | None = None,
+    database_cpu: Callable[[], dict[int, float]] | None = None,
 ) -> dict:
     """Log `clients` clients in, then create `tickets` tickets split across them.
 
@@ -282,6 +287,8 @@ def run(
     errors (POSTs refused or failed) and the first few error messages. With
     `server_pid`, also the server's CPU time (user + system) per accepted ticket:
     the load generator shares the machine's CPUs, so this is the figure it skews least.
+    With `database_cpu` ({backend pid: CPU seconds so far}, e.g. backend_cpu()), also
+    the database server's CPU per accepted ticket over the same span.
     """
     sessions = [Session(profile.base_url) for _ in range(clients)]
     login_errors: list[BaseException] = []
@@ -320,12 +327,19 @@ def run(
     for th in threads:
         th.start()
     cpu0 = process_cpu_seconds(server_pid)
+    db0 = database_cpu() if database_cpu else {}
     start.wait()
     t0 = time.perf_counter()
     for th in threads:
         th.join()
     seconds = time.perf_counter() - t0
     server_cpu = process_cpu_seconds(server_pid) - cpu0
+    # Backends that started meanwhile count from zero; one that ended is missed.
+    db_cpu = (
+        sum(c - db0.get(pid, 0.0) for pid, c in database_cpu().items())
+        if database_cpu
+        else math.nan
+    )
     for s in sessions:
         s.close()
 
@@ -346,6 +360,7 @@ def run(
         "error_samples": errors[:3],
         "login_seconds": login_seconds,
         "server_cpu_ms_per_ticket": server_cpu / len(lat) * 1e3 if lat else math.nan,
+        "database_cpu_ms_per_ticket": db_cpu / len(lat) * 1e3 if lat else math.nan,
     }
 
 
@@ -379,6 +394,30 @@ def process_cpu_seconds(pid: int | list[int] | None) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def backend_cpu(admin_url: str, database: str) -> Callable[[], dict[int, float]]:
+    """A reader of the CPU so far of each PostgreSQL backend connected to `database`
+    (same machine: /proc), found through pg_stat_activity on `admin_url`."""
+    import psycopg
+
+    def read() -> dict[int, float]:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            pids = [
+                pid
+                for (pid,) in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", [database]
+                )
+            ]
+        out = {}
+        for pid in pids:
+            try:
+                out[pid] = process_cpu_seconds([pid])
+            except OSError:
+                continue
+        return out
+
+    return read
+
+
 def _run_threads(jobs: list[Callable[[], None]]) -> None:
     threads = [threading.Thread(target=job, daemon=True) for job in jobs]
     for th in threads:
@@ -392,7 +431,13 @@ def format_result(r: dict) -> str:
         f"{r['system']}: {r['count']:,} tickets from {r['clients']} clients in "
         f"{r['seconds']:.2f} s = {r['per_second']:,.1f}/s; p50 {r['p50_ms']:.1f} ms, "
         f"p95 {r['p95_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.1f} ms; "
-        f"server CPU {r['server_cpu_ms_per_ticket']:.1f} ms/ticket; errors {r['errors']}"
+        f"server CPU {r['server_cpu_ms_per_ticket']:.1f} ms/ticket"
+        + (
+            f", database {r['database_cpu_ms_per_ticket']:.1f} ms/ticket"
+            if not math.isnan(r.get("database_cpu_ms_per_ticket", math.nan))
+            else ""
+        )
+        + f"; errors {r['errors']}"
         + (f" (first: {r['error_samples'][0]})" if r["errors"] else "")
     )
 
