@@ -205,6 +205,16 @@ class Process:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def kill_group(self) -> None:
+        """SIGKILL the process and everything it started (each process leads its own
+        session: gunicorn's worker is a child of its master, and a master that died
+        leaves its worker holding the port)."""
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
 
 class Shape:
     """N web processes behind HAProxy (+ worker and beat), started and kept running.
@@ -341,8 +351,8 @@ class Shape:
             try:
                 process.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                process.proc.kill()
-                process.proc.wait()
+                pass
+            process.kill_group()
 
     # --- restarts ---------------------------------------------------------------------
 
@@ -378,8 +388,7 @@ class Shape:
         """SIGKILL web process i, as a crash would; the supervisor brings it back."""
         process = self.web[i]
         if process.alive():
-            process.proc.kill()
-            process.proc.wait()
+            process.kill_group()
 
     # --- internals --------------------------------------------------------------------
 
@@ -399,8 +408,8 @@ class Shape:
         try:
             process.proc.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
-            process.proc.kill()
-            process.proc.wait()
+            pass
+        process.kill_group()  # and whatever it left behind
 
     def _wait_ready(self, process: Process) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -446,6 +455,7 @@ class Shape:
             # Crashing again and again: wait 1, 2, 4 … 30 s between starts.
             recent = [c for c in process.exits[-5:] if c is not None]
             pause = min(30.0, 0.5 * 2 ** max(0, len(recent) - 1)) if len(process.exits) > 1 else 0
+            process.kill_group()  # what it left behind (a worker holding its port)
             if self._stop.wait(pause):
                 return
             self._spawn(process)
