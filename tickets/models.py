@@ -102,7 +102,15 @@ class Ticket(models.Model):
             models.Index(
                 fields=["tier", "tier_entered_at"], condition=_OPEN, name="ticket_tier_open"
             ),
-            models.Index(fields=["reporter_path"], condition=_OPEN, name="ticket_open_path"),
+            # Covering: the dashboard's backlog figures (count, status, age) are index-only
+            # scans, so a large backlog spread over a long history costs no heap reads
+            # (bench/tickets/pages.py: 30,000 open among 1,000,000, 24,000 heap pages).
+            models.Index(
+                fields=["reporter_path"],
+                include=["status", "created_at", "id"],
+                condition=_OPEN,
+                name="ticket_open_path",
+            ),
             models.Index(fields=["created_at", "reporter_path"], name="ticket_created"),
             models.Index(
                 fields=["breach_at"], condition=Q(breach_at__isnull=False), name="ticket_breach_at"
