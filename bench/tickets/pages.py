@@ -72,7 +72,8 @@ page over the target, the queries whose time grew most are listed with the
 EXPLAIN (ANALYZE, BUFFERS) of the worst; --explain prints the plans of every ticket
 query of every page in both scenarios.
 
-Run: .venv/bin/python bench/tickets/pages.py   (--old 90000 for a quick try)
+Run: .venv/bin/python bench/tickets/pages.py   (--old 90000 for a quick try; at full size
+about 10 minutes on 2 CPUs, 6 of them the exports: --export-runs 0 leaves them out)
 """
 
 from __future__ import annotations
