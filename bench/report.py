@@ -608,22 +608,22 @@ ROWS += [
     Row(
         "busy_day.py",
         "a province's busy day: pages and forms/s, 2 web processes vs 1",
-        "summary.2p x1.http_per_second",
+        "runs.processes=2.http_steady.per_second",
         "requests/s",
-        peer="summary.1p x1.http_per_second",
+        peer="runs.processes=1.http_steady.per_second",
         peer_label="1 web process",
         target=T(">=", 1.7),
-        rounds="summary.2p x1.rounds",
-        note="the same offered load on both: the ratio grows only if 1 process saturates",
+        rounds="runs.processes=2",
+        note="same offered load on both (grows only if 1 process saturates); all runs of a shape",
     ),
     Row(
         "busy_day.py",
         "a province's busy day: pages and forms p99, 2 web processes vs 1",
-        "summary.2p x1.http_p99_ms",
+        "runs.processes=2.http_steady.p99_ms",
         "ms",
-        peer="summary.1p x1.http_p99_ms",
+        peer="runs.processes=1.http_steady.p99_ms",
         peer_label="1 web process",
-        rounds="summary.2p x1.rounds",
+        rounds="runs.processes=2",
     ),
     Row(
         "busy_day.py",
@@ -632,15 +632,15 @@ ROWS += [
         "ms",
         peer="summary.1p x1.web_cpu_ms_per_http",
         peer_label="1 web process",
-        rounds="summary.2p x1.rounds",
+        rounds="runs.processes=2",
     ),
     *(
         Row(
             "busy_day.py",
             f"a province's busy day, {shape}: chat delivery p99",
-            f"summary.{n}p x1.chat_p99_ms",
+            f"runs.processes={n}.chat.p99_ms",
             "ms",
-            rounds=f"summary.{n}p x1.rounds",
+            rounds=f"runs.processes={n}",
         )
         for n, shape in ((1, "1 web process"), (2, "2 web processes"))
     ),
@@ -650,14 +650,14 @@ ROWS += [
             f"a province's busy day, {shape}: notice delivery p99",
             f"runs.processes={n}.notice.p99_ms",
             "ms",
-            rounds=f"summary.{n}p x1.rounds",
+            rounds=f"runs.processes={n}",
         )
         for n, shape in ((1, "1 web process"), (2, "2 web processes"))
     ),
     Row(
         "busy_day.py",
         "a province's busy day: errors, every action and run",
-        "summary.*.errors",
+        "runs.*.actions.*.errors",
         rounds="args.rounds",
         total=True,
         target=T("==", 0, "figure"),
