@@ -13,9 +13,14 @@ from pathlib import Path
 
 APP = "config.asgi:application"
 SERVERS = ("daphne", "uvicorn", "granian")
+# What `make serve` and systemd may run. The others are measured beside it: daphne cannot
+# close a socket whose client stopped reading (autobahn refuses the close code 1013: the
+# tab stays open and silent; tests/shape/test_slow_reader.py), and granian 2.8 has no
+# proxy-headers option, so behind the balancer every audit entry would name 127.0.0.1.
+PRODUCTION = ("uvicorn",)
 # The server `make serve` runs unless ASGI_SERVER says otherwise (chosen by measurement:
 # bench/servers.py, figures in bench/README.md).
-DEFAULT = "daphne"
+DEFAULT = "uvicorn"
 PING_SECONDS = 25  # the WebSocket keep-alive ping; the balancer's tunnel timeout is above it
 
 
@@ -27,6 +32,11 @@ def chosen() -> str:
     kind = os.environ.get("ASGI_SERVER", DEFAULT)
     if kind not in SERVERS:
         raise SystemExit(f"ASGI_SERVER={kind!r}: expected one of {', '.join(SERVERS)}")
+    if kind not in PRODUCTION:
+        print(
+            f"ASGI_SERVER={kind}: measured, not for production (see scripts/asgi_servers.py)",
+            file=sys.stderr,
+        )
     return kind
 
 

@@ -17,6 +17,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,7 +26,9 @@ from pathlib import Path
 import redis
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-DAPHNE = PROJECT_DIR / ".venv" / "bin" / "daphne"
+sys.path.insert(0, str(PROJECT_DIR / "scripts"))
+import asgi_servers  # noqa: E402
+
 START_TIMEOUT = 30  # seconds for a process to answer (a hang bound, not a measurement)
 STOP_TIMEOUT = 10  # seconds for a process to exit after a signal
 # The channel layer's prefix in the test's daphnes (settings: CACHE_KEY_PREFIX + ":ch").
@@ -238,11 +241,12 @@ class Daphne:
         return f"ws://127.0.0.1:{self.port}/ws/"
 
     def start(self) -> None:
-        if not DAPHNE.is_file():
-            raise ProcessError(f"daphne is not at {DAPHNE}: run `make install-test`")
         for attempt in range(1, 4):
             self.port = free_port()
-            argv = [str(DAPHNE), "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"]
+            # The ASGI server make serve and make run start (scripts/asgi_servers.py).
+            argv = asgi_servers.argv(asgi_servers.chosen(), self.port, proxy_headers=False)
+            if not Path(argv[0]).is_file():
+                raise ProcessError(f"{argv[0]} is missing: run `make install-test`")
             with open(self.log, "ab") as log_file:
                 self.proc = subprocess.Popen(  # noqa: S603
                     argv,
@@ -251,6 +255,7 @@ class Daphne:
                     stdin=subprocess.DEVNULL,
                     stdout=log_file,
                     stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its group: gunicorn's worker goes with it
                 )
             try:
                 self._wait_until_healthy()
@@ -290,6 +295,6 @@ class Daphne:
         try:
             return self.proc.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=STOP_TIMEOUT)
             return None

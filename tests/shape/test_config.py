@@ -23,7 +23,9 @@ def _rendered(tmp_path, **kw):
 def test_the_body_limits_are_the_platforms_own(tmp_path):
     assert shape.ROLL_MAX_BYTES == auth.MAX_BODY
     assert shape.NOTICE_MAX_FILES == settings.NOTICE_MAX_FILES
-    assert shape.upload_bytes() == settings.NOTICE_MAX_FILES * settings.NOTICE_MAX_FILE_BYTES + 2**20
+    assert (
+        shape.upload_bytes() == settings.NOTICE_MAX_FILES * settings.NOTICE_MAX_FILE_BYTES + 2**20
+    )
     config = _rendered(tmp_path)
     assert f"gt {shape.upload_bytes()}" in config
     # The roll API answers a little past its limit with its own reason; the balancer
