@@ -22,9 +22,13 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from concurrent.futures import Executor, ThreadPoolExecutor
+from contextvars import ContextVar
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
+
+# The executor and context lent to the request being handled in this task.
+_lent: ContextVar[list] = ContextVar("lent")
 
 
 class PooledThreadASGIHandler(ASGIHandler):
@@ -53,12 +57,32 @@ class PooledThreadASGIHandler(ASGIHandler):
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
-        executor = await self._acquire()
+        lent: list = []  # (executor, context), once read_body has the whole body
+        token = _lent.set(lent)
         try:
-            async with ThreadSensitiveContext(executor=executor):
-                await self.handle(scope, receive, send)
+            await self.handle(scope, receive, send)
         finally:
-            self._release(executor)
+            _lent.reset(token)
+            if lent:
+                executor, context = lent
+                await context.__aexit__(None, None, None)
+                self._release(executor)
+
+    async def read_body(self, receive):
+        """The body is read on the event loop before a thread is lent: a slow upload (a
+        20 MB attachment from a school's slow line) holds no thread while it arrives.
+        The thread is lent for the rest of the request (handle() runs it next, in this
+        same task, so the context entered here is the one its work runs in)."""
+        body = await super().read_body(receive)
+        try:
+            executor = await self._acquire()
+        except BaseException:
+            body.close()
+            raise
+        context = ThreadSensitiveContext(executor=executor)
+        await context.__aenter__()
+        _lent.get().extend((executor, context))
+        return body
 
     async def _acquire(self) -> Executor:
         if self._idle and not self._waiters:

@@ -137,3 +137,57 @@ def test_the_middleware_chain_answers_as_before(client):
     assert got["content-security-policy"].startswith("default-src 'self'")
     assert got["x-frame-options"] == "DENY"
     assert got["x-content-type-options"] == "nosniff"
+
+
+def test_a_slow_upload_holds_no_thread_while_its_body_arrives():
+    """With one thread, a request whose body is still arriving does not keep the others
+    waiting: the thread is lent only once the body is in."""
+    app = PooledThreadASGIHandler(1)
+
+    async def run():
+        more = asyncio.Event()
+        chunks = [
+            {"type": "http.request", "body": b"a=1", "more_body": True},
+        ]
+
+        async def slow_receive():
+            if chunks:
+                return chunks.pop()
+            await more.wait()  # the rest of the body comes only when the test says
+            more.clear()
+            return {"type": "http.request", "body": b"&b=2", "more_body": False}
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/healthz",
+            "raw_path": b"/healthz",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"localhost"), (b"content-length", b"7")],
+            "client": ("127.0.0.1", 40001),
+            "server": ("127.0.0.1", 8000),
+        }
+        statuses = []
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        upload = asyncio.create_task(app(scope, slow_receive, send))
+        await asyncio.sleep(0.05)
+        # The one thread serves others while the upload's body is still coming.
+        others = await asyncio.wait_for(
+            asyncio.gather(*(get(app, "/healthz") for _ in range(3))), timeout=10
+        )
+        assert not upload.done()
+        more.set()
+        await asyncio.wait_for(upload, timeout=10)
+        return others, statuses
+
+    others, statuses = asyncio.run(run())
+    assert [status for status, _ in others] == [200, 200, 200]
+    assert len(statuses) == 1  # the upload was answered too, once its body was in
