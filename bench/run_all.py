@@ -142,7 +142,34 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--results-dir", type=Path, default=report.RESULTS_DIR)
     parser.add_argument("--report", type=Path, default=report.REPORT)
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        nargs=5,
+        action="append",
+        metavar=("NAME", "FILE", "COMMAND", "STARTED", "LOAD_START"),
+        help="keep the --json of a run made by hand as NAME's result (its command, start "
+        "time as 'YYYY-MM-DD HH:MM UTC' and 1-minute load at start, as they were), then "
+        "rebuild the report",
+    )
     args = parser.parse_args(argv)
+    if args.imports:
+        machine = report.machine_info()
+        for name, file, command, started, load in args.imports:
+            if name not in BENCHMARKS:
+                parser.error(f"not in BENCHMARKS: {name}")
+            data = json.loads(Path(file).read_text())
+            data["_run"] = {
+                "name": name,
+                "command": command + " (run by hand, imported)",
+                "commit": data.get("commit") or "not recorded (imported)",
+                "machine": machine,
+                "started": started,
+                "load_start": [float(load)],
+            }
+            out = report.result_path(name, args.results_dir)
+            out.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        args.report_only = True
     if args.report_only:
         path = report.write(BENCHMARKS, args.results_dir, args.report)
         saved = report.load_results(args.results_dir)
