@@ -168,3 +168,17 @@ def test_run_one_keeps_the_json_with_its_run_and_marks_a_failure(tmp_path, monke
     assert (data, code) == (None, 3)
     bad = report.load_results(saved)["bad.py"]
     assert report.line(Row("bad.py", "b", "x"), bad).met == "failed in this run (exit 3)"
+
+
+def test_a_run_made_by_hand_is_imported_with_what_it_was(tmp_path):
+    made = tmp_path / "made.json"
+    made.write_text(json.dumps({k: v for k, v in events(7.5).items() if k != "_run"}))
+    saved, out = tmp_path / "results", tmp_path / "RESULTS.md"
+    saved.mkdir()
+    argv = ["--import", "events_overlap.py", str(made), "python bench/events_overlap.py"]
+    argv += ["2026-12-05 02:00 UTC", "1.5", "--results-dir", str(saved), "--report", str(out)]
+    assert run_all.main(argv) == 0
+    run = json.loads(report.result_path("events_overlap.py", saved).read_text())["_run"]
+    assert run["command"] == "python bench/events_overlap.py (run by hand, imported)"
+    assert run["started"] == "2026-12-05 02:00 UTC" and run["load_start"] == [1.5]
+    assert "7.50× | ratio ≥ 6× | yes | 3 | 1.50 → ? |" in out.read_text()
