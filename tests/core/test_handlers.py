@@ -9,21 +9,25 @@ from django.core.signals import request_finished, request_started
 from core.handlers import PooledThreadASGIHandler
 
 
-async def get(app, path: str) -> tuple[int, bytes]:
-    scope = {
+def http_scope(path: str, method: str = "GET", headers: tuple = ()) -> dict:
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "GET",
+        "method": method,
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"host", b"localhost")],
+        "headers": [(b"host", b"localhost"), *headers],
         "client": ("127.0.0.1", 40000),
         "server": ("127.0.0.1", 8000),
     }
+
+
+async def get(app, path: str) -> tuple[int, bytes]:
+    scope = http_scope(path)
     pending = [{"type": "http.request", "body": b"", "more_body": False}]
     stay = asyncio.Event()
     status, body = [], []
@@ -110,18 +114,7 @@ def test_the_middleware_chain_answers_as_before(client):
             if message["type"] == "http.response.start":
                 scope_headers.extend(message["headers"])
 
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": "/healthz",
-            "raw_path": b"/healthz",
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"host", b"localhost")],
-        }
+        scope = http_scope("/healthz")
         sent = [{"type": "http.request", "body": b""}]
         stay = asyncio.Event()
 
@@ -157,20 +150,7 @@ def test_a_slow_upload_holds_no_thread_while_its_body_arrives():
             more.clear()
             return {"type": "http.request", "body": b"&b=2", "more_body": False}
 
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/healthz",
-            "raw_path": b"/healthz",
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"host", b"localhost"), (b"content-length", b"7")],
-            "client": ("127.0.0.1", 40001),
-            "server": ("127.0.0.1", 8000),
-        }
+        scope = http_scope("/healthz", "POST", ((b"content-length", b"7"),))
         statuses = []
 
         async def send(message):

@@ -29,13 +29,17 @@ from accounts.models import Level
 from chat.models import Message
 from tests import factories
 from tests.chat_resilience.client import CONNECT_ATTEMPTS, HANG, ChatClient
-from tests.chat_resilience.test_no_message_lost import _county_room, _people, _session_cookie
+from tests.chat_resilience.test_no_message_lost import (
+    _county_room,
+    _people,
+    _session_cookie,
+    _until,
+)
 from tests.notices.helpers import send
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = "http://127.0.0.1"
-POLL = 0.02
 
 
 class Tab(ChatClient):
@@ -77,14 +81,6 @@ async def _publish(actor, tree):
             connections.close_all()
 
     return await sync_to_async(publish, thread_sensitive=False)()
-
-
-async def _until(condition) -> bool:
-    for _ in range(int(HANG / POLL)):
-        if condition():
-            return True
-        await asyncio.sleep(POLL)
-    return condition()
 
 
 def _tabs(people, room, ws_urls: list[str]) -> list[Tab]:
