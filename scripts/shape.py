@@ -293,7 +293,11 @@ class Shape:
         return f"ws://{self.host}:{self.port}/ws/"
 
     def __enter__(self) -> Shape:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # what did start: a failed start leaves nothing running
+            raise
         return self
 
     def __exit__(self, *exc) -> None:

@@ -2,7 +2,9 @@
 
 import re
 import subprocess
+import sys
 
+import pytest
 from django.conf import settings
 
 from roll import auth
@@ -50,3 +52,17 @@ def test_haproxy_accepts_the_rendered_configuration(tmp_path):
         [shape.haproxy_binary(), "-c", "-f", str(path)], capture_output=True, text=True
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_a_shape_that_fails_to_start_leaves_nothing_running(tmp_path):
+    commands = iter(
+        [
+            [sys.executable, "-c", "raise SystemExit(3)"],  # w1 dies at once
+            [sys.executable, "-c", "import time; time.sleep(120)"],  # w2 would stay
+        ]
+    )
+    the_shape = shape.Shape(2, argv_of=lambda port: next(commands), log_dir=tmp_path)
+    with pytest.raises(shape.ShapeError, match="w1 exited with 3"):
+        with the_shape:
+            pass
+    assert [p.alive() for p in the_shape.web] == [False, False]
