@@ -133,6 +133,29 @@ def _server_version(connection) -> str:
         return "sqlite " + cursor.fetchone()[0]
 
 
+def server_env(cache_prefix: str) -> dict[str, str]:
+    """The environment of a platform web process a benchmark starts: stated in full (not
+    this process's), on this run's DATABASE_URL and REDIS_URL, plain-http cookies, and a
+    cache prefix of its own (the login rate limits start afresh)."""
+    from django.conf import settings
+
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+    return {k: os.environ[k] for k in keep if k in os.environ} | {
+        "PYTHONUNBUFFERED": "1",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "SECRET_KEY": settings.SECRET_KEY,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DEBUG": "0",
+        "SECURE_COOKIES": "0",
+        "VAR_DIR": str(settings.VAR_DIR),
+        "CACHE_KEY_PREFIX": cache_prefix,
+        "MFA_REQUIRED_FOR_SENIOR_MANAGERS": "0",
+        **{k: os.environ[k] for k in ("DB_CONN_MAX_AGE", "HTTP_THREADS") if k in os.environ},
+    }
+
+
 def write_json(results: dict, path: str | None) -> None:
     """Also write the results to `path` (run_all.py reads them), when one is given."""
     if path:

@@ -85,7 +85,13 @@ os.environ["MFA_REQUIRED_FOR_SENIOR_MANAGERS"] = "0"
 WORLD_DIR = Path(os.environ.get("BUSY_WORLD_DIR", "/tmp/busy-world"))
 os.environ["VAR_DIR"] = str(WORLD_DIR / "var")  # the secret key the servers share
 
-from _harness import ensure_admin_database, fill_province, insert_units, write_json  # noqa: E402
+from _harness import (  # noqa: E402
+    ensure_admin_database,
+    fill_province,
+    insert_units,
+    server_env,
+    write_json,
+)
 
 PYTHON = sys.executable
 LOADGEN = HERE / "busy" / "loadgen.py"
@@ -416,25 +422,6 @@ class Watch:
 
 
 # --- one run -----------------------------------------------------------------------------
-
-
-def server_env(prefix: str) -> dict[str, str]:
-    from django.conf import settings
-
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
-    return {k: os.environ[k] for k in keep if k in os.environ} | {
-        "PYTHONUNBUFFERED": "1",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": os.environ["DATABASE_URL"],
-        "REDIS_URL": os.environ["REDIS_URL"],
-        "SECRET_KEY": settings.SECRET_KEY,
-        "VAR_DIR": os.environ["VAR_DIR"],
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DEBUG": "0",
-        "SECURE_COOKIES": "0",
-        "CACHE_KEY_PREFIX": prefix,
-        "MFA_REQUIRED_FOR_SENIOR_MANAGERS": "0",
-    }
 
 
 def xff(i: int, net: int = 10) -> str:

@@ -95,7 +95,12 @@ sys.path.append(str(BENCH / "tickets"))
 import http_create  # noqa: E402  (bench/tickets; imports its own loadgen)
 
 tickets_loadgen = http_create.loadgen
-from _harness import ensure_admin_database, fresh_database, write_json  # noqa: E402
+from _harness import (  # noqa: E402
+    ensure_admin_database,
+    fresh_database,
+    server_env,
+    write_json,
+)
 
 from scripts import asgi_servers  # noqa: E402
 
@@ -200,11 +205,11 @@ class Bench:
         self.log_tracebacks: dict[str, int] = {}
 
     def env(self, prefix: str | None = None) -> dict[str, str]:
-        """The platform's environment (http_create.platform_env) with a cache and channel
+        """The platform's environment (_harness.server_env) with a cache and channel
         prefix of its own per start (the login rate limit starts afresh), unless the
         driver must share the channel layer with the server (it publishes events)."""
         self.starts += 1
-        return http_create.platform_env(prefix or f"benchsrv{os.getpid()}s{self.starts}")
+        return server_env(prefix or f"benchsrv{os.getpid()}s{self.starts}")
 
     def log_path(self, kind: str) -> Path:
         return self.tmp / f"{kind}-{self.starts + 1}.log"
@@ -359,6 +364,20 @@ def build(args) -> dict:
 # --- the parts ---------------------------------------------------------------------------
 
 
+def _http_part(r: dict, lost: int = 0) -> dict:
+    """A part's figures from the HTTP load generator's result."""
+    return {
+        "items": r["count"],
+        "per_second": r["per_second"],
+        "p50_ms": r["p50_ms"],
+        "p99_ms": r["p99_ms"],
+        "cpu_ms": r["server_cpu_ms_per_ticket"],
+        "errors": r["errors"],
+        "error_samples": r["error_samples"],
+        "lost": lost,
+    }
+
+
 def part_create(b: Bench, kind: str) -> dict:
     from django.db import connection
 
@@ -374,17 +393,8 @@ def part_create(b: Bench, kind: str) -> dict:
         )
     after = http_create.platform_counts(world["tier"], world["engineers"])
     created = after["tickets"] - before["tickets"]
-    return {
-        "items": r["count"],
-        "per_second": r["per_second"],
-        "p50_ms": r["p50_ms"],
-        "p99_ms": r["p99_ms"],
-        "cpu_ms": r["server_cpu_ms_per_ticket"],
-        "errors": r["errors"],
-        "error_samples": r["error_samples"],
-        # Accepted but not stored, or stored but not routed to an engineer of the tier.
-        "lost": abs(created - r["count"]) + (after["tickets"] - after["assigned"]),
-    }
+    # Lost: accepted but not stored, or stored but not routed to an engineer of the tier.
+    return _http_part(r, lost=abs(created - r["count"]) + (after["tickets"] - after["assigned"]))
 
 
 def part_inbox(b: Bench, kind: str) -> dict:
@@ -409,16 +419,7 @@ def part_inbox(b: Bench, kind: str) -> dict:
             SimpleNamespace(clients=b.args.clients, tickets=b.args.pages),
             server.pid,
         )
-    return {
-        "items": r["count"],
-        "per_second": r["per_second"],
-        "p50_ms": r["p50_ms"],
-        "p99_ms": r["p99_ms"],
-        "cpu_ms": r["server_cpu_ms_per_ticket"],
-        "errors": r["errors"],
-        "error_samples": r["error_samples"],
-        "lost": 0,
-    }
+    return _http_part(r)
 
 
 def part_connect(b: Bench, kind: str) -> dict:
@@ -485,16 +486,7 @@ def part_bare(b: Bench, kind: str) -> dict:
         r = tickets_loadgen.run(
             profile, tickets=b.args.bare, clients=b.args.clients, server_pid=server.pid
         )
-    return {
-        "items": r["count"],
-        "per_second": r["per_second"],
-        "p50_ms": r["p50_ms"],
-        "p99_ms": r["p99_ms"],
-        "cpu_ms": r["server_cpu_ms_per_ticket"],
-        "errors": r["errors"],
-        "error_samples": r["error_samples"],
-        "lost": 0,
-    }
+    return _http_part(r)
 
 
 PART_FUNCTIONS = {

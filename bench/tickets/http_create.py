@@ -88,7 +88,7 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/6")
 import asgi_servers  # noqa: E402
 import helpdesk_only  # noqa: E402  (the peer's environment and ticket count)
 import loadgen  # noqa: E402
-from _harness import fill_province, fresh_database, write_json  # noqa: E402
+from _harness import fill_province, fresh_database, server_env, write_json  # noqa: E402
 from helpdesk_peer import setup as peer  # noqa: E402
 
 sys.path.remove(str(_HERE))  # helpdesk_only put this directory first; it stays last
@@ -219,27 +219,6 @@ def platform_counts(tier_id: int, engineers: list[int]) -> dict:
     }
 
 
-def platform_env(cache_prefix: str) -> dict[str, str]:
-    from django.conf import settings
-
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
-    return {k: os.environ[k] for k in keep if k in os.environ} | {
-        "PYTHONUNBUFFERED": "1",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": os.environ["DATABASE_URL"],
-        "REDIS_URL": os.environ["REDIS_URL"],
-        "SECRET_KEY": settings.SECRET_KEY,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DEBUG": "0",
-        "SECURE_COOKIES": "0",
-        "VAR_DIR": str(settings.VAR_DIR),
-        # Its own prefix per run: the login rate limits (30/min per IP) start afresh.
-        "CACHE_KEY_PREFIX": cache_prefix,
-        "MFA_REQUIRED_FOR_SENIOR_MANAGERS": "0",
-        **{k: os.environ[k] for k in ("DB_CONN_MAX_AGE", "HTTP_THREADS") if k in os.environ},
-    }
-
-
 def run_platform(args, world: dict, n: int, tmp: Path) -> dict:
     from django.db import connection
 
@@ -253,7 +232,7 @@ def run_platform(args, world: dict, n: int, tmp: Path) -> dict:
         processes=args.processes,
         server=args.server,
         cwd=_ROOT,
-        env=platform_env(f"benchhttp{os.getpid()}r{n}"),
+        env=server_env(f"benchhttp{os.getpid()}r{n}"),
         log_dir=log_dir,
         ready_path="/healthz",
     ) as (base_url, pids):
