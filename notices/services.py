@@ -96,21 +96,12 @@ def _set_targets(notice: Notice, roots: list[Unit]) -> None:
 
 
 def _check_reaches_someone(notice: Notice, roots: list[Unit]) -> None:
-    """The audience is not empty. Asked root by root, with the roots in hand: a root of
-    a chosen level answers at once, and the first subtree that holds a unit of a chosen
-    level ends it (one small query). One EXISTS over the OR of every target's range
-    (re-reading the targets) made a national notice's save cost more than a school's."""
-    levels = notice.level_list
-    if any(root.level in levels for root in roots):
-        return
-    for root in roots:
-        if Unit.objects.filter(scoping.under("path", root.path), level__in=levels).exists():
-            return
-    raise ValidationError(
-        _(
-            "No unit of the chosen levels lies under the chosen units: the notice would reach nobody."
+    if not selectors.reaches_someone(roots, notice.level_list):
+        raise ValidationError(
+            _(
+                "No unit of the chosen levels lies under the chosen units: the notice would reach nobody."
+            )
         )
-    )
 
 
 # --- drafts and publishing --------------------------------------------------------
