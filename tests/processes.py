@@ -1,9 +1,11 @@
-"""Real processes for tests: daphne serving the project's ASGI app on the pytest test
-database (the browser tests' `daphne_server`, the resilience test's two servers), and a
+"""Real processes for tests: the project's ASGI app served by the web server `make serve`
+runs (scripts/asgi_servers.py: uvicorn unless ASGI_SERVER says otherwise; the class
+keeps its old name `Daphne`) on the pytest test database (the browser tests'
+`daphne_server`, the resilience test's two servers), and a
 redis-server of a test's own (never the machine's shared one) that can be killed and
 started again on the same port.
 
-daphne's environment is stated in full rather than inherited: the pytest process's
+The server's environment is stated in full rather than inherited: the pytest process's
 DATABASE_URL names the non-test database and DJANGO_ALLOW_ASYNC_UNSAFE (set for the
 browser tests) must not reach a real server. It carries the test database's URL, the
 test's SECRET_KEY (so session cookies made with django.test.Client are valid there)
