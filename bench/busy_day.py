@@ -1,7 +1,8 @@
 """A province's busy day, measured (issue 13, item 4).
 
-The platform runs as deployed: N daphne web processes behind HAProxy, a Celery worker
-(2 children) and Celery beat, on PostgreSQL and Redis (bench/busy/stack.py). Separate
+The platform runs as deployed: N web processes behind HAProxy, a Celery worker
+(2 children) and Celery beat, on PostgreSQL and Redis (scripts/shape.py, as `make
+serve` starts them; the server is ASGI_SERVER, default uvicorn). Separate
 load-generator processes (bench/busy/loadgen.py: asyncio, websockets and a small
 HTTP/1.1 client, no thread per client) drive it as browsers and the roll system do:
 
@@ -549,31 +550,18 @@ def db_counts() -> dict:
     }
 
 
-def platform_shape(args, processes: int, tmp: Path):
-    """The owner's scripts/shape.py (`make serve`'s shape), or with --stack own the
-    stand-in bench/busy/stack.py (HAProxy without forwardfor and with 10 s checks)."""
+def platform_shape(processes: int, tmp: Path):
+    """`make serve`'s shape (scripts/shape.py) on this run's database and Redis."""
     env = server_env(f"busy{os.getpid()}x{time.time_ns()}")
-    if args.stack == "own":
-        from busy.stack import Stack
-
-        return Stack(processes=processes, env=env, log_dir=tmp)
     sys.path.insert(0, str(ROOT / "scripts"))
     from shape import Shape
 
     return Shape(
-        processes=processes,
-        server="daphne",
-        env=env,
-        log_dir=tmp,
-        worker=True,
-        beat=True,
-        out=lambda line: None,
+        processes=processes, env=env, log_dir=tmp, worker=True, beat=True, out=lambda line: None
     )
 
 
 def shape_pids(stack) -> dict[str, int]:
-    if hasattr(stack, "pids"):
-        return stack.pids()
     pids = {f"web{i + 1}": p.pid for i, p in enumerate(stack.web)}
     pids |= {p.name: p.pid for p in stack.others}
     return pids | {"haproxy": stack.haproxy.pid}
@@ -588,7 +576,7 @@ def run_once(args, world: dict, processes: int, scale: float, roll_file: Path) -
     gens = plans(args, world, "http://127.0.0.1:0", tmp, scale, roll_file)  # sessions made
     connections.close_all()
     print(f"\n== {processes} web process(es), offered load ×{scale:g}; load average {at_start}")
-    with platform_shape(args, processes, tmp) as stack:
+    with platform_shape(processes, tmp) as stack:
         procs = []
         for plan in gens:
             for k in ("base", "origin"):
@@ -939,7 +927,6 @@ def main(argv=None) -> int:
     p.add_argument("--shapes", default="1,2", help="web processes, interleaved")
     p.add_argument("--scales", default="1", help="offered-load multiples")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--stack", choices=["shape", "own"], default="own")
     p.add_argument("--rebuild", action="store_true")
     p.add_argument("--keep-logs", action="store_true")
     p.add_argument("--json")
