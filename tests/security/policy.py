@@ -1,0 +1,174 @@
+"""The declared access policy of every entry point: each URL pattern and each socket
+frame type. tests/security/test_authz_matrix.py holds the URL configuration and the
+socket registry equal to these tables (a new entry point without a policy fails, and
+so does a stale entry) and checks every role at every level against them.
+
+To add an entry point, append one line to URLS (keyed by the URL name; an unnamed
+pattern by its route, as `str(pattern.pattern)` joined from the root) or to FRAMES
+(keyed by frame type), with a rule from the vocabulary below. A whole prefix of routes
+(Django's admin) may be declared once in PREFIXES.
+
+Vocabulary (the rules come from accounts/scoping.py and the apps' selectors; "kind" in
+parentheses names the object the URL's parameters point at):
+
+- "public": anyone, anonymous included.
+- "authenticated": any logged-in account, also one that has not yet set its password.
+- "login": any active account bound to a unit; the URL names no object, what it lists
+  is within the account's reach.
+- "manager": any active manager; no object in the URL.
+- "subtree(kind)": any active account, the object's unit at or under its own unit
+  (scoping.can_view_unit); never an ancestor's or a sibling's.
+- "overseer(kind)": managers and support engineers above school level, the object's
+  unit at or under their own (roll.selectors.can_oversee + can_view_unit).
+- "manager_subtree(kind)": managers, the object's unit at or under their own
+  (scoping.can_manage_unit).
+- "manageable(account)": scoping.manageable_accounts: managers, accounts below their
+  unit and the staff of their own unit, never themselves or a fellow manager.
+- "own(kind)": the actor's own object only (the batch it issued, the draft it wrote,
+  the message it posted).
+- "own_unit(kind)": objects of the actor's own unit only (a school works its records).
+- "audience(notice)": notices.selectors.can_read: the notice reaches the account, or the
+  account oversees its statistics (the author, managers along the audience).
+- "overseer(notice)": notices.selectors.can_view_stats.
+- "member(room)": chat: a member of the room (region rooms of the account's own unit and
+  its ancestors for the levels they take; topic and direct rooms it was put in).
+- "room_manager(room)": chat.selectors.can_manage_room: managers of the room's unit or
+  above it, never a direct room.
+- "ticket(ticket)": tickets.selectors.can_view: the reporter's side, or support people
+  (engineers, managers above school level) of the reporter's unit or above.
+- "ticket_work(ticket)": tickets.selectors.can_work: support people of the current tier.
+- "engineer(tier)": escalation: a support engineer of its own unit, or a manager of the
+  tier's unit or above it.
+- "roll_key": the roll API: a roll API key (HMAC-signed), sessions are not enough.
+- "staff_site": Django's admin: accounts with is_staff only; platform roles are refused.
+"""
+
+# URL name (or route of an unnamed pattern) -> rule.
+URLS: dict[str, str] = {
+    # accounts
+    "home": "login",
+    "password_first": "authenticated",
+    "my_unit": "login",
+    "unit_detail": "subtree(unit)",
+    "account_list": "manager",
+    "account_issue": "manager",
+    "issue_batch": "own(batch)",
+    "issue_batch_sheet": "own(batch)",
+    "account_reissue": "manageable(account)",
+    "account_disable": "manageable(account)",
+    "account_enable": "manageable(account)",
+    "account_hand_over": "manageable(account)",
+    "audit_log": "manager",
+    # notices
+    "notice_inbox": "login",
+    "notice_unread": "login",
+    "notice_sent": "manager",
+    "notice_new": "manager",
+    "notice_detail": "audience(notice)",
+    "notice_edit": "own(notice)",
+    "notice_publish": "own(notice)",
+    "notice_ack": "audience(notice)",
+    "notice_forward": "audience(notice)",
+    "notice_stats": "overseer(notice)",
+    "notice_export": "overseer(notice)",
+    "notice_replies": "overseer(notice)",
+    "notice_remind": "audience(notice)",
+    "notice_attachment": "audience(notice)",
+    "notice_attachment_delete": "own(notice)",
+    # chat
+    "chat_index": "login",
+    "chat_new_room": "manager",
+    "chat_direct": "login",
+    "chat_search": "login",
+    "chat_room": "member(room)",
+    "chat_history": "member(room)",
+    "chat_members": "member(room)",
+    "chat_post": "member(room)",
+    "chat_file": "member(room)",
+    "chat_policy": "room_manager(room)",
+    "chat_edit": "own(message)",
+    "chat_delete": "own(message)",
+    "chat_revisions": "member(room)",
+    "chat_member_action": "member(room)",
+    # tickets
+    "ticket_mine": "login",
+    "ticket_new": "login",
+    "ticket_queue": "login",
+    "ticket_queue_count": "login",
+    "ticket_tier": "login",
+    "ticket_all": "login",
+    "ticket_export": "manager",
+    "ticket_dashboard": "manager",
+    "ticket_detail": "ticket(ticket)",
+    "ticket_reply": "ticket(ticket)",
+    "ticket_act": "ticket(ticket)",
+    "ticket_rate": "ticket(ticket)",
+    "ticket_assign": "ticket_work(ticket)",
+    "ticket_escalate": "ticket_work(ticket)",
+    "ticket_send_back": "ticket_work(ticket)",
+    "ticket_file": "ticket(ticket)",
+    # escalation (support roster and settings)
+    "support_roster": "engineer(tier)",
+    "support_engineer": "manager_subtree(account)",
+    "support_duty": "engineer(account)",
+    "support_settings": "manager_subtree(unit)",
+    "support_tiers": "manager_subtree(unit)",
+    # roll (student-roll problem records)
+    "roll_index": "login",
+    "roll_unit": "overseer(unit)",
+    "roll_update": "own_unit(record)",
+    "roll_reveal": "subtree(record)",
+    "roll_export": "login",
+    "roll_keys": "manager",
+    "roll_key_revoke": "manager_subtree(rollkey)",
+    "roll_api_alerts": "roll_key",
+    "roll_api_close": "roll_key",
+    "^api/(?P<rest>.*)$": "public",
+    # allauth (auth/)
+    "account_login": "public",
+    "account_logout": "public",
+    "account_inactive": "public",
+    "account_signup": "public",
+    "account_reauthenticate": "authenticated",
+    "account_request_reauthentication_code": "authenticated",
+    "account_confirm_reauthentication_code": "authenticated",
+    "account_email": "authenticated",
+    "account_email_verification_sent": "public",
+    "account_change_password": "authenticated",
+    "account_set_password": "authenticated",
+    "account_reset_password": "public",
+    "account_confirm_login_code": "public",
+    "account_confirm_email": "public",
+    "account_reset_password_from_key_done": "public",
+    "account_reset_password_from_key": "public",
+    "account_reset_password_done": "public",
+    "mfa_index": "authenticated",
+    "mfa_authenticate": "public",
+    "mfa_reauthenticate": "authenticated",
+    "mfa_activate_totp": "authenticated",
+    "mfa_deactivate_totp": "authenticated",
+    "mfa_view_recovery_codes": "authenticated",
+    "mfa_generate_recovery_codes": "authenticated",
+    "mfa_download_recovery_codes": "authenticated",
+    # Django
+    "set_language": "public",
+    "healthz": "public",
+    "readyz": "public",
+    "favicon.ico": "public",
+}
+
+# Route prefix -> rule, for every pattern under it (named or not).
+PREFIXES: dict[str, str] = {
+    "admin/": "staff_site",
+}
+
+# Socket frame type -> rule (core/consumers.py answers ping and events.sync itself; the
+# apps register the rest with core.sockets.register_frames).
+FRAMES: dict[str, str] = {
+    "ping": "login",
+    "events.sync": "login",
+    "chat.send": "member(room)",
+    "chat.sync": "member(room)",
+    "chat.read": "member(room)",
+    "presence": "member(room)",
+}
