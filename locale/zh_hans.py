@@ -716,6 +716,27 @@ ZH.update(
         "skipped: raised the ticket": "跳过：工单提交人",
         "skipped: no longer an engineer of this tier": "跳过：已不是本级工程师",
         "The message holds a character that cannot be stored (NUL or half a pair).": "消息中含有无法保存的字符（空字符或不完整的字符对）。",
+        # issue 14 H2: error pages, limits at the door, 503s (core/errors.py)
+        "Bad request": "请求有误",
+        "The request could not be understood.": "无法识别该请求。",
+        "Not allowed": "无权访问",
+        "You are not allowed to see this page or do this.": "您无权查看此页面或进行此操作。",
+        "Page not found": "页面不存在",
+        "The page you asked for does not exist.": "您访问的页面不存在。",
+        "Method not allowed": "请求方式不允许",
+        "This address does not accept this kind of request.": "此地址不接受这种请求方式。",
+        "Request too large": "请求过大",
+        "The request is larger than allowed.": "请求超过了允许的大小。",
+        "Too many requests": "请求过于频繁",
+        "Too many requests; please wait a moment and try again.": "请求过于频繁，请稍候再试。",
+        "Something went wrong": "出错了",
+        "Something went wrong on our side. It has been logged; please try again later.": "平台内部出错，已记录，请稍后再试。",
+        "Service unavailable": "服务暂不可用",
+        "The service is briefly unavailable. Please try again in a moment.": "服务暂时不可用，请稍后再试。",
+        "Error": "错误",
+        "The request could not be completed.": "无法完成该请求。",
+        "If this keeps happening, contact the manager of the level above you or the support team.": "如果反复出现，请联系上级管理员或技术支持。",
+        "Back to the home page": "返回首页",
     }
 )
 ZH.update({"status\x04Open": "未处理"})
