@@ -300,3 +300,75 @@ class Daphne:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=STOP_TIMEOUT)
             return None
+
+
+class CeleryWorker:
+    """`celery -A config worker` as `make serve` starts it (scripts/shape.py), on the
+    test's environment (daphne_env: the test database, the test's own Redis as the
+    broker). kill() is SIGKILL to its whole process group — the main process and its
+    pool children at once, as a crash or the OOM killer would — with nothing acked or
+    flushed."""
+
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path, concurrency: int = 1):
+        self.name = name
+        self.env = env
+        self.log = log_dir / f"worker-{name}.log"
+        self.concurrency = concurrency
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        argv = [
+            str(Path(sys.executable).parent / "celery"),
+            "-A",
+            "config",
+            "worker",
+            "-l",
+            "INFO",
+            "--concurrency",
+            str(self.concurrency),
+            "--hostname",
+            f"{self.name}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+        with open(self.log, "ab") as log_file:
+            self.proc = subprocess.Popen(  # noqa: S603
+                argv,
+                cwd=PROJECT_DIR,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ProcessError(
+                    f"worker {self.name} exited with code {self.proc.returncode}\n"
+                    f"--- {self.log} ---\n{tail(self.log)}"
+                )
+            if " ready." in tail(self.log, 200):
+                return
+            time.sleep(0.1)
+        self.kill()
+        raise ProcessError(
+            f"worker {self.name} not ready within {START_TIMEOUT}s\n--- {self.log} ---\n"
+            f"{tail(self.log)}"
+        )
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=STOP_TIMEOUT)
+
+    def stop(self) -> int | None:
+        """SIGTERM (a warm shutdown), then SIGKILL; the exit code, or None after SIGKILL."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.terminate()
+        try:
+            return self.proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
