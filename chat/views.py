@@ -15,7 +15,9 @@ from accounts.models import Account
 from chat import selectors, services
 from chat.forms import DirectForm, PolicyForm, TopicRoomForm
 from chat.models import MessageFile, RoomKind
+from chat.schemas import HISTORY, HISTORY_QUERY, MEMBERS
 from core.http import private_download
+from core.openapi import PAGE_REFUSALS, SESSION, declare
 
 
 @scoping.login_and_unit_required
@@ -58,6 +60,14 @@ def room(request, pk):
     )
 
 
+@declare(
+    "GET",
+    summary="A room's messages before `before` (50 at most), for scrolling back",
+    security=SESSION,
+    query=HISTORY_QUERY,
+    responses={200: HISTORY, **PAGE_REFUSALS},
+    tags=("pages",),
+)
 @scoping.login_and_unit_required
 def history(request, pk):
     current = selectors.room_or_404(account=request.user, pk=pk)
@@ -141,6 +151,13 @@ def revisions(request, pk, seq):
     )
 
 
+@declare(
+    "GET",
+    summary="A room's members with their presence",
+    security=SESSION,
+    responses={200: MEMBERS, **PAGE_REFUSALS},
+    tags=("pages",),
+)
 @scoping.login_and_unit_required
 def members(request, pk):
     current = selectors.room_or_404(account=request.user, pk=pk)

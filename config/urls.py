@@ -26,6 +26,7 @@ urlpatterns = [
     path("tickets/", include("tickets.urls")),
     path("support/", include("escalation.urls")),
     path("roll/", include("roll.urls")),
+    path("api/openapi.json", core.openapi_document, name="openapi"),
     path("api/roll/v1/alerts", roll_api.alerts, name="roll_api_alerts"),
     path("api/roll/v1/alerts/close", roll_api.close, name="roll_api_close"),
     re_path(r"^api/(?P<rest>.*)$", roll_api.not_found),

@@ -4,8 +4,12 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
 from core.http import public
+from core.openapi import declare
+
+_STATUS = {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}
 
 
+@declare("GET", summary="The process is alive and serving", responses={200: _STATUS})
 @public
 @never_cache
 def healthz(request):
@@ -29,6 +33,17 @@ def _check_redis() -> None:
         client.close()
 
 
+@declare(
+    "GET",
+    summary="Database and Redis reachable (503 names the failing part)",
+    responses={
+        200: _STATUS,
+        503: {
+            **_STATUS,
+            "properties": {"status": {"type": "string"}, "checks": {"type": "object"}},
+        },
+    },
+)
 @public
 @never_cache
 def readyz(request):
@@ -43,4 +58,20 @@ def readyz(request):
             ok = False
     return JsonResponse(
         {"status": "ok" if ok else "fail", "checks": checks}, status=200 if ok else 503
+    )
+
+
+@declare(
+    "GET", summary="This document", responses={200: {"type": "object", "required": ["openapi"]}}
+)
+@public
+@never_cache
+def openapi_document(request):
+    """The OpenAPI document of every JSON endpoint, built from the URL configuration
+    (core/openapi.py)."""
+    from core import openapi
+
+    return JsonResponse(
+        openapi.document(server_url=request.build_absolute_uri("/")),
+        json_dumps_params={"ensure_ascii": False},
     )

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from accounts import scoping
 from accounts import selectors as accounts_selectors
 from core.http import private_download
+from core.openapi import PAGE_REFUSALS, SESSION, declare
 from notices import exports, selectors, services
 from notices.forms import AckForm, ForwardForm, NoticeForm, ReminderForm
 from notices.models import Notice, Status
@@ -50,6 +51,20 @@ def _filter_labels():
     ]
 
 
+@declare(
+    "GET",
+    summary="The header badge's figure: notices this account has not read",
+    security=SESSION,
+    responses={
+        200: {
+            "type": "object",
+            "required": ["unread"],
+            "properties": {"unread": {"type": "integer", "minimum": 0}},
+        },
+        **PAGE_REFUSALS,
+    },
+    tags=("pages",),
+)
 @scoping.login_and_unit_required
 def unread_count(request):
     return JsonResponse({"unread": selectors.unread_count(request.user)})

@@ -7,7 +7,8 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.scoping import public
-from roll import services
+from core.openapi import ERROR, ROLL, declare
+from roll import schemas, services
 from roll.auth import error, roll_key_required
 
 
@@ -22,6 +23,25 @@ def _refused(exc: services.Refused) -> JsonResponse:
     return error(exc.status, exc.code, exc.detail)
 
 
+_REFUSALS = {400: ERROR, 401: ERROR, 413: ERROR}
+
+
+@declare(
+    "GET",
+    summary="The alerts of the key's area, in the order their status last changed",
+    security=ROLL,
+    query=schemas.FEED_QUERY,
+    responses={200: schemas.FEED, 400: ERROR, 401: ERROR},
+    tags=("roll API",),
+)
+@declare(
+    "POST",
+    summary="A batch of alerts from the roll system (each judged alone)",
+    security=ROLL,
+    body=schemas.INTAKE,
+    responses={200: schemas.INTAKE_RESULT, **_REFUSALS},
+    tags=("roll API",),
+)
 @roll_key_required("GET", "POST")
 def alerts(request):
     try:
@@ -46,6 +66,14 @@ def alerts(request):
         return _refused(exc)
 
 
+@declare(
+    "POST",
+    summary="The roll system's verdict on resolved alerts: verified closes, reopened sends back",
+    security=ROLL,
+    body=schemas.CLOSE,
+    responses={200: schemas.CLOSE_RESULT, **_REFUSALS},
+    tags=("roll API",),
+)
 @roll_key_required("POST")
 def close(request):
     payload = _json_body(request)
@@ -57,6 +85,14 @@ def close(request):
         return _refused(exc)
 
 
+@declare(
+    "GET",
+    summary="Any other address under /api/: a JSON 404",
+    # Two plain segments: not an address that exists (`openapi.json`, `roll/v1/alerts`).
+    params={"rest": {"type": "string", "pattern": "^[a-z]{1,12}/[a-z0-9]{1,12}$"}},
+    responses={404: ERROR},
+    tags=("roll API",),
+)
 @public
 @csrf_exempt
 def not_found(request, rest=""):

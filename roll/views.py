@@ -13,8 +13,10 @@ from accounts import scoping
 from accounts.models import Level, Unit
 from accounts.selectors import unit_trail
 from core.http import client_ip
+from core.openapi import CSRF, PAGE_REFUSALS, SESSION, declare
 from roll import auth, exports, selectors, services
 from roll.models import ProblemRecord, RollKey
+from roll.schemas import REVEAL
 
 STATUS_FILTERS = ("open", "resolved", "closed", "all")
 
@@ -111,6 +113,13 @@ def update(request):
     return redirect("roll_index")
 
 
+@declare(
+    "POST",
+    summary="The unmasked ID number of one record, for those allowed (audited)",
+    security=(SESSION, CSRF),
+    responses={200: REVEAL, **PAGE_REFUSALS},
+    tags=("pages",),
+)
 @require_POST
 @scoping.login_and_unit_required
 def reveal(request, pk):

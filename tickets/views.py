@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from accounts import scoping
 from accounts.models import Account
 from core.http import private_download
+from core.openapi import PAGE_REFUSALS, SESSION, declare
 from tickets import exports, selectors, services, support
 from tickets.forms import ActionForm, RateForm, ReasonForm, ReplyForm, TicketForm
 from tickets.models import Category, Status, Ticket, TicketFile
@@ -70,6 +71,20 @@ def queue(request):
     )
 
 
+@declare(
+    "GET",
+    summary="The header badge's figure: open tickets assigned to this account",
+    security=SESSION,
+    responses={
+        200: {
+            "type": "object",
+            "required": ["count"],
+            "properties": {"count": {"type": "integer", "minimum": 0}},
+        },
+        **PAGE_REFUSALS,
+    },
+    tags=("pages",),
+)
 @scoping.login_and_unit_required
 def queue_count(request):
     """The header badge's figure: open tickets assigned to me (it follows tickets
