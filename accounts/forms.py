@@ -1,10 +1,42 @@
+from allauth.account.forms import LoginForm as AllauthLoginForm
+from allauth.core.exceptions import ImmediateHttpResponse
+from captcha.fields import CaptchaField
 from django import forms
 from django.contrib.auth.forms import SetPasswordForm
 from django.utils.translation import gettext_lazy as _
 
-from accounts import scoping
+from accounts import login_limits, scoping
+from accounts.adapters import refusal_response
 from accounts.models import Account, IssueKind, Role, Unit
 from accounts.services import BULK_ROLES
+from core.http import client_ip
+
+
+class LoginForm(AllauthLoginForm):
+    """allauth's login form (ACCOUNT_FORMS), asking for the characters of an image
+    CAPTCHA once many logins from the client's address have failed
+    (accounts/login_limits.py); a wrong answer checks no password."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        ip = client_ip(self.request) if self.request is not None else None
+        self.captcha_required = login_limits.captcha_required(ip=ip)
+        if self.captcha_required:
+            self.fields["captcha"] = CaptchaField(label=_("Characters in the picture"))
+
+    def clean(self):
+        if self.captcha_required and "captcha" in self.errors:
+            ip = client_ip(self.request)
+            refusal = login_limits.network_failure(ip=ip) or login_limits.refusal(
+                ip=ip, username=self.data.get("login") or ""
+            )
+            if refusal is not None:
+                password = self.data.get("password") or ""
+                raise ImmediateHttpResponse(
+                    refusal_response(self.request, refusal, password=password)
+                )
+            return self.cleaned_data
+        return super().clean()
 
 
 class FirstPasswordForm(SetPasswordForm):

@@ -1,3 +1,4 @@
+from captcha import views as captcha
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path, re_path
@@ -31,9 +32,17 @@ urlpatterns = [
     path("api/roll/v1/alerts/close", roll_api.close, name="roll_api_close"),
     re_path(r"^api/(?P<rest>.*)$", roll_api.not_found),
     path("auth/", include("allauth.urls")),
+    # The login form's CAPTCHA image (accounts/forms.py); no refresh or audio views.
+    re_path(
+        r"^captcha/image/(?P<key>\w+)/$", captcha.captcha_image, {"scale": 1}, name="captcha-image"
+    ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", core.healthz, name="healthz"),
     path("readyz", core.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
 ]
+
+# allauth's own 429 (its rate limits on password reset and the like): the platform's
+# page or JSON with the time to wait and Retry-After.
+handler429 = "accounts.adapters.rate_limited"

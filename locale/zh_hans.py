@@ -737,6 +737,18 @@ ZH.update(
         "The request could not be completed.": "无法完成该请求。",
         "If this keeps happening, contact the manager of the level above you or the support team.": "如果反复出现，请联系上级管理员或技术支持。",
         "Back to the home page": "返回首页",
+        # issue 14 H1: login limits per account, the CAPTCHA, 429 with the wait (accounts/adapters.py)
+        "Please try again in %(minutes)d minute.": "请在 %(minutes)d 分钟后再试。",
+        "Too many failed logins came from your network, so logins from it are paused.": "来自您所在网络的登录失败次数过多，已暂停从该网络登录。",
+        "Colleagues on the same network (e.g. the county's schools behind one address) are paused too; wait, then log in with care.": "使用同一网络的同事（例如共用一个出口地址的全县学校）也暂时无法登录；请等待后再仔细登录。",
+        "Too many failed logins for this username, so it is locked for a while.": "该用户名登录失败次数过多，已暂时锁定。",
+        "If your initial code keeps being refused, ask the manager of the level above you (who issued your account) to re-issue one, and log in with it once the wait is over.": "如果初始口令一直不对，请联系上级单位的管理员（为您发放账号的人）重新签发初始口令，等待结束后用新口令登录。",
+        "If you have forgotten your password, ask the manager of the level above you to re-issue an initial code.": "如果忘记了密码，请联系上级单位的管理员重新签发初始口令。",
+        "Login paused": "登录已暂停",
+        "Too many requests from your network or account.": "来自您所在网络或账号的请求过于频繁。",
+        "Characters in the picture": "图中字符",
+        "Many failed logins came from your network. Type the characters in the picture as well.": "您所在网络的登录失败次数较多，请同时输入图中的字符。",
+        "Back to the login page": "返回登录页",
     }
 )
 ZH.update({"status\x04Open": "未处理"})

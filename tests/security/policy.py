@@ -155,6 +155,8 @@ URLS: dict[str, str] = {
     "healthz": "public",
     "readyz": "public",
     "favicon.ico": "public",
+    # the login form's CAPTCHA image (issue 14, login limits): anyone who may see the form
+    "captcha-image": "public",
     # the OpenAPI document of the JSON endpoints (issue 14, fuzzing): shapes only, no data
     "openapi": "public",
 }
