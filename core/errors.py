@@ -110,3 +110,49 @@ def error_response(
     for name, value in (headers or {}).items():
         response.headers[name] = str(value)
     return response
+
+
+def too_large_message(limit) -> tuple[str, str]:
+    """The code and message of a 413 for a config.limits.BodyLimit."""
+    from config import limits
+
+    if limit.name == "roll_api":  # the roll API's own words (roll/auth.py, ROLL_API.md)
+        return "too_large", f"the body is limited to {limits.mib(limits.ROLL_MAX_BYTES)} MiB"
+    if limit.name == "upload":
+        return "too_large", _(
+            "Attachments may be at most %(file_mb)s MB each, and at most %(files)s per "
+            "submission; split or compress the files and try again."
+        ) % {
+            "file_mb": limits.mib(settings.NOTICE_MAX_FILE_BYTES),
+            "files": settings.NOTICE_MAX_FILES,
+        }
+    return "too_large", _("The submission is larger than the %(mib)s MiB allowed.") % {
+        "mib": limits.mib(limit.max_bytes)
+    }
+
+
+class ErrorPageMiddleware:
+    """Gives an empty error response (Django's require_POST 405, a bare
+    HttpResponseForbidden, …) the platform's page or JSON, keeping its headers (Allow,
+    Retry-After) and cookies. Also tells core/outage.py that a request got through."""
+
+    KEEP = ("Allow", "Retry-After", "WWW-Authenticate", "Vary")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        status = response.status_code
+        if status >= 400 and not response.streaming and not response.content:
+            headers = {h: response.headers[h] for h in self.KEEP if h in response.headers}
+            decorated = error_response(request, status, headers=headers)
+            decorated.cookies = response.cookies
+            # Not response.close(): that sends request_finished, which closes the
+            # database connection the session middleware still needs.
+            response = decorated
+        if status != 503:
+            from core.outage import outages
+
+            outages.succeeded()
+        return response

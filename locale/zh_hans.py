@@ -737,6 +737,10 @@ ZH.update(
         "The request could not be completed.": "无法完成该请求。",
         "If this keeps happening, contact the manager of the level above you or the support team.": "如果反复出现，请联系上级管理员或技术支持。",
         "Back to the home page": "返回首页",
+        "Attachments may be at most %(file_mb)s MB each, and at most %(files)s per submission; split or compress the files and try again.": "附件每个不得超过 %(file_mb)s MB，每次最多 %(files)s 个；请拆分或压缩文件后重新提交。",
+        "The submission is larger than the %(mib)s MiB allowed.": "提交的内容超过了 %(mib)s MiB 的上限。",
+        "The form has too many fields or files.": "表单的字段或文件过多。",
+        "This page has expired or your browser refused its cookie. Go back, reload the page and try again.": "页面已过期，或浏览器拒绝了 Cookie。请返回并刷新页面后重试。",
         # issue 14 H1: login limits per account, the CAPTCHA, 429 with the wait (accounts/adapters.py)
         "Please try again in %(minutes)d minute.": "请在 %(minutes)d 分钟后再试。",
         "Too many failed logins came from your network, so logins from it are paused.": "来自您所在网络的登录失败次数过多，已暂停从该网络登录。",

@@ -47,10 +47,14 @@ DEPLOY = ROOT / "deploy"
 READY_TIMEOUT = 60.0  # seconds for a web process to answer /readyz after it starts
 DRAIN_TIMEOUT = 30.0  # seconds a draining process may take to answer its requests
 STOP_TIMEOUT = 20.0  # seconds for a process to exit after SIGTERM before SIGKILL
-# The platform's own limits, which the balancer's must match (config/settings.py reads
-# the same variables; tests/shape/test_config.py checks that they agree).
-ROLL_MAX_BYTES = 8 * 2**20
-NOTICE_MAX_FILES = 10
+# The platform's own limits, which the balancer's must match: one table, read by
+# config/settings.py too (config/limits.py; tests/shape/test_config.py and
+# tests/core/test_limits.py check that they agree).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from config import limits  # noqa: E402
+
+ROLL_MAX_BYTES = limits.ROLL_MAX_BYTES
+NOTICE_MAX_FILES = limits.NOTICE_MAX_FILES
 
 
 class ShapeError(RuntimeError):
@@ -86,8 +90,12 @@ def haproxy_binary(install: bool = True) -> str:
 def upload_bytes() -> int:
     """The largest form the platform accepts: NOTICE_MAX_FILES attachments of
     NOTICE_MAX_FILE_MB each, plus 1 MiB for the form's fields."""
-    per_file = int(os.environ.get("NOTICE_MAX_FILE_MB") or 20) * 2**20
-    return NOTICE_MAX_FILES * per_file + 2**20
+    return limits.upload_bytes(os.environ)
+
+
+def body_limit(name: str, env: dict[str, str]) -> int:
+    """A row of the platform's body-limit table (config/limits.py), in bytes."""
+    return next(row.max_bytes for row in limits.body_limits(env) if row.name == name)
 
 
 def health_host(env: dict[str, str]) -> str:
@@ -123,9 +131,11 @@ def render_haproxy(
         admin_socket=admin_socket,
         errors=DEPLOY / "errors",
         bind=bind,
-        roll_bytes=ROLL_MAX_BYTES + 2**20,
-        roll_mib=ROLL_MAX_BYTES // 2**20,
-        upload_bytes=upload_bytes(),
+        roll_bytes=body_limit("roll_api", env),
+        roll_mib=limits.mib(ROLL_MAX_BYTES),
+        upload_bytes=body_limit("upload", env),
+        upload_paths=limits.UPLOAD_PATHS,
+        form_bytes=body_limit("form", env),
         health_host=health_host(env),
         web_servers=web,
         socket_servers=sockets,
