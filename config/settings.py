@@ -281,6 +281,15 @@ LOGGING["loggers"]["django.request"] = {"filters": ["outage"]}
 # A refused CSRF check: the platform's page, in Chinese, saying what to do.
 CSRF_FAILURE_VIEW = "core.error_views.csrf_failure"
 
+# A failure repeated (an outage: every socket, every reconnect attempt at once) is
+# written once a minute (LOG_REPEAT_SECONDS) with a count, not a traceback each time
+# (core/lognoise.py).
+LOGGING.setdefault("filters", {})["repeats"] = {
+    "()": "core.lognoise.RepeatFilter",
+    "repeat": env.integer("LOG_REPEAT_SECONDS", 60),
+}
+LOGGING["handlers"]["console"]["filters"] = ["repeats"]
+
 MINISTRY_UNIT_CODE = "000000"
 MINISTRY_UNIT_NAME = "教育部"
 

@@ -5,6 +5,7 @@ processes on it and on the test database, and the roll system's signed HTTP call
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -52,7 +53,10 @@ def fault_redis(tmp_path):
 def process_env(fault_redis, transactional_db):
     """The environment of every process a test starts: the test database, the test's
     Redis (broker, cache, channel layer)."""
-    return processes.daphne_env(processes.database_url(), fault_redis.url, cache_key_prefix=PREFIX)
+    env = processes.daphne_env(processes.database_url(), fault_redis.url, cache_key_prefix=PREFIX)
+    if "LOG_REPEAT_SECONDS" in os.environ:  # LOG_REPEAT_SECONDS=0: the log as it was, to compare
+        env["LOG_REPEAT_SECONDS"] = os.environ["LOG_REPEAT_SECONDS"]
+    return env
 
 
 @pytest.fixture
@@ -97,8 +101,8 @@ def beat(fault_redis):
     app = Celery("faults-beat", broker=fault_redis.url)
     app.conf.broker_connection_retry_on_startup = True
 
-    def send(task: str) -> None:
-        app.send_task(task)
+    def send(task: str, *args) -> None:
+        app.send_task(task, args=list(args))
 
     yield send
     app.close()
