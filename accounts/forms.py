@@ -3,6 +3,7 @@ from allauth.core.exceptions import ImmediateHttpResponse
 from captcha.fields import CaptchaField
 from django import forms
 from django.contrib.auth.forms import SetPasswordForm
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts import login_limits, scoping
@@ -36,7 +37,16 @@ class LoginForm(AllauthLoginForm):
                     refusal_response(self.request, refusal, password=password)
                 )
             return self.cleaned_data
-        return super().clean()
+        try:
+            return super().clean()
+        except ValidationError:
+            # The failure that crosses the threshold already shows the picture.
+            if not self.captcha_required and login_limits.captcha_required(
+                ip=client_ip(self.request)
+            ):
+                self.captcha_required = True
+                self.fields["captcha"] = CaptchaField(label=_("Characters in the picture"))
+            raise
 
 
 class FirstPasswordForm(SetPasswordForm):

@@ -200,6 +200,13 @@ def test_past_the_captcha_threshold_the_form_asks_for_one_and_logs_in_when_answe
     assert "captcha_0" not in Client(REMOTE_ADDR=ELSEWHERE).get(LOGIN_URL).content.decode()
 
 
+def test_the_failure_that_crosses_the_threshold_already_shows_the_captcha(db):
+    _fail_from(COUNTY_NAT, _limit("CAPTCHA_IP_FAILURES") - 1)
+    _, response = _post("someone", "wrong-password")
+    assert response.status_code == 200
+    assert 'name="captcha_0"' in response.content.decode()
+
+
 def test_a_wrong_captcha_answer_checks_no_password(county_staff):
     _fail_from(COUNTY_NAT, _limit("CAPTCHA_IP_FAILURES"))
     client = Client(REMOTE_ADDR=COUNTY_NAT)
