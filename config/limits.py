@@ -34,6 +34,18 @@ def upload_bytes(environ: Mapping[str, str] = os.environ) -> int:
     return NOTICE_MAX_FILES * notice_max_file_bytes(environ) + MiB
 
 
+# The request head (request line and headers), enforced by the web server
+# (config/uvicorn_worker.py) and stated to HAProxy (tune.http.maxhdr, tune.bufsize,
+# timeout http-request): more headers or a larger head is refused with 431, a head
+# not complete within HEADER_TIMEOUT_SECONDS (a slowloris client) with 408.
+HEADER_COUNT_MAX = 100
+HEAD_BYTES_MAX = 16 * 1024
+
+
+def header_timeout_seconds(environ: Mapping[str, str] = os.environ) -> float:
+    return float(environ.get("HTTP_HEADER_TIMEOUT") or 10)
+
+
 class BodyLimit(NamedTuple):
     name: str
     pattern: str  # matched against the path from its start

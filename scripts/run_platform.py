@@ -6,6 +6,7 @@ embedded Redis unless DATABASE_URL / REDIS_URL say otherwise."""
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,6 +31,22 @@ def embedded_services(var: Path):
         os.environ["REDIS_URL"] = f"unix://{socket}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     return embedded
+
+
+def allowed_hosts(host: str) -> list[str]:
+    """The hosts a browser may name for the address `make run` prints (and, bound to every
+    interface, this machine's own names and addresses)."""
+    hosts = ["localhost", "127.0.0.1", "[::1]"]
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - the user asked for every interface
+        name = socket.gethostname()
+        try:
+            _, aliases, addresses = socket.gethostbyname_ex(name)
+        except OSError:
+            aliases, addresses = [], []
+        hosts += [name, *aliases, *addresses]
+    else:
+        hosts.append(f"[{host}]" if ":" in host else host)
+    return list(dict.fromkeys(hosts))
 
 
 def prepare_database(*, demo: bool, logins: Path, static: bool = False) -> None:
@@ -70,8 +87,10 @@ def main() -> int:
     var = Path(os.environ.get("VAR_DIR", ROOT / "var"))
     var.mkdir(parents=True, exist_ok=True)
     embedded = embedded_services(var)
-    if "DEBUG" not in os.environ and "DATABASE_URL" not in os.environ:
-        os.environ["DEBUG"] = "1"  # embedded defaults are for trying the platform out
+    # DEBUG off, as deployed: the platform's own error pages (DEBUG's 404 page lists every
+    # URL pattern), static files by WhiteNoise (WHITENOISE_USE_FINDERS: no collectstatic).
+    os.environ.setdefault("DEBUG", "0")
+    os.environ.setdefault("ALLOWED_HOSTS", ",".join(allowed_hosts(args.host)))
 
     py = sys.executable
     bindir = Path(py).parent

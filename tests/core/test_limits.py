@@ -138,4 +138,128 @@ def test_haproxy_and_the_docs_state_the_same_table(tmp_path):
         assert f"gt {limit.max_bytes}" in config, limit
         assert f"client_max_body_size {limits.mib(limit.max_bytes)}m" in docs, limit
     assert limits.UPLOAD_PATHS in config and limits.UPLOAD_PATHS[:-2] in docs
+    assert f"tune.http.maxhdr {limits.HEADER_COUNT_MAX}" in config
+    assert f"tune.bufsize {limits.HEAD_BYTES_MAX + 1024}" in config
+    assert "timeout http-request 10s" in config
+    assert f"| `tune.http.maxhdr` | {limits.HEADER_COUNT_MAX} |" in docs
     assert re.search(r"client_max_body_size 9m", docs)
+
+
+# --- The server as `make run` starts it (gunicorn + config.uvicorn_worker.Worker) ------
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, django_db_blocker, tmp_path_factory):
+    from tests import processes
+
+    with django_db_blocker.unblock():
+        env = processes.daphne_env(processes.database_url(), settings.REDIS_URL, "h2limits")
+    env["HTTP_HEADER_TIMEOUT"] = "2"  # the slowloris test waits for it; 10 s by default
+    web = processes.Daphne("limits", env, tmp_path_factory.mktemp("limits"))
+    try:
+        web.start()
+    except processes.ProcessError as e:
+        pytest.fail(f"the web server did not start: {e}", pytrace=False)
+    yield web
+    web.stop()
+
+
+def _connect(server):
+    import socket
+
+    return socket.create_connection(("127.0.0.1", server.port), timeout=30)
+
+
+def _answer(sock) -> bytes:
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except (ConnectionResetError, TimeoutError):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _get(server, headers: list[str]) -> bytes:
+    with _connect(server) as sock:
+        head = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        sock.sendall((head + "".join(f"{h}\r\n" for h in headers) + "\r\n").encode())
+        return _answer(sock)
+
+
+def test_an_ordinary_request_with_many_headers_passes(server):
+    answer = _get(server, [f"X-Extra-{i}: {'v' * 40}" for i in range(60)])
+    assert answer.startswith(b"HTTP/1.1 200")
+
+
+def test_200_headers_are_refused_with_431(server):
+    answer = _get(server, [f"X-Extra-{i}: v" for i in range(200)])
+    assert answer.startswith(b"HTTP/1.1 431")
+
+
+def test_a_64_kib_header_is_refused_with_431(server):
+    answer = _get(server, ["X-Big: " + "v" * 64 * 1024])
+    assert answer.startswith(b"HTTP/1.1 431")
+
+
+def test_a_slowloris_client_is_cut_off(server):
+    """Headers trickled one byte a second: the server closes the connection (408) long
+    before the 120 bytes are sent, instead of holding it open for as long as they take."""
+    import time
+
+    trickle = b"X-Slow: " + b"v" * 110 + b"\r\n"
+    sent = 0
+    with _connect(server) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        sock.settimeout(1.0)
+        answer = b""
+        for byte in trickle:
+            try:
+                sock.sendall(bytes([byte]))
+                sent += 1
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            try:
+                answer += sock.recv(4096)
+                break  # the server answered (and closes)
+            except TimeoutError:
+                continue  # one byte a second
+            time.sleep(0)
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert sent < len(trickle)
+
+
+def test_a_200_mib_login_post_is_refused_without_being_read(server, capsys):
+    """The weak point of issue 14: an anonymous 200 MiB POST to the login page was read in
+    full (9.6 s) before it was refused. Now the door answers 413 on the Content-Length and
+    closes; the client gets to send only what the socket buffers took."""
+    import time
+
+    total = 200 * 2**20
+    chunk = b"x" * 2**20
+    sent = 0
+    started = time.monotonic()
+    with _connect(server) as sock:
+        sock.sendall(
+            b"POST /auth/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: %d\r\n\r\n" % total
+        )
+        try:
+            while sent < total:
+                sock.sendall(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = _answer(sock)
+    refused_after = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert sent < total // 10  # most of the 200 MiB was never sent, let alone read
+    with capsys.disabled():
+        print(
+            f"\n200 MiB login POST: 413 after {refused_after:.3f} s, "
+            f"{sent / 2**20:.0f} MiB of 200 sent before the server closed"
+        )
