@@ -8,7 +8,13 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from accounts import signals  # noqa: F401
-        from accounts.scoping import socket_refusal
+        from accounts.scoping import socket_refusal, socket_session_refusal
         from core import sockets
 
         sockets.register_admission(socket_refusal)
+        sockets.register_session_admission(socket_session_refusal)
+
+        from accounts.services import SHEET_PURPOSE
+        from core import keys
+
+        keys.register("accounts.IssueBatch", "sheet", SHEET_PURPOSE)

@@ -1,10 +1,16 @@
+import time
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
-from accounts import selectors
+from accounts import scoping, selectors, services
 from core.http import wants_json
 
 ALWAYS_OPEN = ("/static/", "/i18n/", "/healthz", "/readyz", "/favicon.ico")
@@ -68,4 +74,29 @@ class MfaRequiredMiddleware:
                     status=403,
                 )
             return redirect("mfa_activate_totp")
+        return self.get_response(request)
+
+
+class ManagerIdleTimeoutMiddleware:
+    """A manager idle for MANAGER_IDLE_MINUTES is logged out: the login page says why
+    (an API call gets 401 `session_expired`). Rules in accounts.scoping / services."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request.user
+        if user.is_authenticated:
+            now = time.time()
+            if scoping.manager_idle_expired(user, request.session, now):
+                logout(request)
+                detail = _(
+                    "You were signed out after %(minutes)d minutes without activity. "
+                    "Please sign in again."
+                ) % {"minutes": settings.MANAGER_IDLE_MINUTES}
+                if wants_json(request):
+                    return JsonResponse({"error": "session_expired", "detail": detail}, status=401)
+                messages.info(request, detail)
+                return redirect_to_login(request.get_full_path())
+            services.note_activity(user, request.session, now)
         return self.get_response(request)

@@ -43,6 +43,32 @@ def socket_refusal(account) -> int | None:
     return None
 
 
+# --- idle managers (issue 14, settings part) -----------------------------------------
+# The session key holding when a manager was last seen (epoch seconds, written at most
+# once a minute by accounts.services.note_activity).
+IDLE_STAMP = "_manager_seen"
+
+
+def manager_idle_expired(account, session, now: float) -> bool:
+    """A manager's session unused for more than MANAGER_IDLE_MINUTES: logged out."""
+    from django.conf import settings
+
+    minutes = settings.MANAGER_IDLE_MINUTES
+    if not minutes or session is None or not is_manager(account):
+        return False
+    seen = session.get(IDLE_STAMP)
+    return seen is not None and now - seen > minutes * 60
+
+
+def socket_session_refusal(account, session) -> int | None:
+    """An idle manager's session may not open a socket (core.sockets, on connect)."""
+    import time
+
+    if manager_idle_expired(account, session, time.time()):
+        return sockets.CLOSE_UNAUTHENTICATED
+    return None
+
+
 def is_within(unit: Unit, ancestor: Unit) -> bool:
     """True when `unit` is `ancestor` or sits anywhere under it."""
     return unit.path.startswith(ancestor.path)

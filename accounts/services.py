@@ -7,13 +7,12 @@ Views, commands and tasks call these; each checks its permission through
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import InvalidToken, MultiFernet
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
@@ -37,6 +36,7 @@ from accounts.models import (
     Unit,
     path_segment,
 )
+from core import keys
 
 # --- audit ----------------------------------------------------------------
 
@@ -176,9 +176,12 @@ class IssueResult:
     rows: list[IssuedRow] = field(default_factory=list)
 
 
-def _sheet_cipher() -> Fernet:
-    key = hashlib.sha256(b"accounts.credential-sheet:" + settings.SECRET_KEY.encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
+SHEET_PURPOSE = "accounts.credential-sheet"
+
+
+def _sheet_cipher() -> MultiFernet:
+    """Current key first, old keys and the pre-rotation derivation to read (core.keys)."""
+    return keys.cipher(SHEET_PURPOSE)
 
 
 def _username_base(unit: Unit, role: str) -> str:
@@ -546,7 +549,7 @@ def credential_sheet_rows(*, actor: Account, batch: IssueBatch) -> list[IssuedRo
         raise SheetGone
     try:
         data = json.loads(_sheet_cipher().decrypt(bytes(batch.sheet)))
-    except InvalidToken as exc:  # SECRET_KEY changed since the batch was issued
+    except InvalidToken as exc:  # encrypted under a key no longer configured
         raise SheetGone from exc
     return [IssuedRow(**row) for row in data]
 
@@ -827,3 +830,16 @@ def system_account() -> Account:
         account.set_unusable_password()
         account.save()
     return account
+
+
+# --- idle managers (issue 14, settings part) -----------------------------------------
+
+
+def note_activity(account, session, now: float) -> None:
+    """Stamp a manager's session as used; written at most once a minute, so a busy
+    manager does not save the session on every request."""
+    if not settings.MANAGER_IDLE_MINUTES or not scoping.is_manager(account):
+        return
+    seen = session.get(scoping.IDLE_STAMP)
+    if seen is None or now - seen >= 60:
+        session[scoping.IDLE_STAMP] = int(now)

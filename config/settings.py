@@ -49,6 +49,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "core.middleware.ContentSecurityPolicyMiddleware",
+    # Before WhiteNoise, so static files get X-Frame-Options and Permissions-Policy too.
+    "core.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -58,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.ManagerIdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.PasswordChangeRequiredMiddleware",
@@ -122,6 +125,9 @@ HTTP_THREADS = env.integer("HTTP_THREADS", 8)
 
 # --- Redis: cache (allauth rate limits), channel layer, Celery broker -------
 REDIS_URL = env.redis_url(VAR_DIR)
+# No REDIS_URL: the embedded redis-server on var/redis.sock, started by core's
+# AppConfig.ready (not here: importing the settings starts no process).
+REDIS_EMBEDDED = not os.environ.get("REDIS_URL")
 
 CACHES = {
     "default": {
@@ -176,6 +182,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "purge-expired-credential-sheets": {
         "task": "accounts.tasks.purge_expired_credential_sheets",
+        "schedule": 3600.0,
+    },
+    "purge-expired-captchas": {
+        "task": "accounts.tasks.purge_expired_captchas",
         "schedule": 3600.0,
     },
 }
@@ -239,11 +249,61 @@ CREDENTIAL_SHEET_TTL_HOURS = env.integer("CREDENTIAL_SHEET_TTL_HOURS", 24)
 SESSION_ENGINE = "core.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = env.boolean("SECURE_COOKIES", not DEBUG and "DATABASE_URL" in os.environ)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# --- HTTPS, HSTS, security headers, idle managers (docs/deployment.md) ----------
+# HTTPS: the site is reached over HTTPS (TLS in HAProxy or in front of it). On by
+# default when DEBUG is off; `make run` and `make serve` on plain http://127.0.0.1 set
+# HTTPS=0. It drives the Secure cookies, the redirect to https:// and trusting the
+# proxy's X-Forwarded-Proto (HAProxy sets it; deploy/haproxy.cfg.in).
+HTTPS = env.boolean("HTTPS", not DEBUG)
+SECURE_SSL_REDIRECT = HTTPS
+# HAProxy checks these over plain HTTP on the web processes' own ports.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SESSION_COOKIE_SECURE = env.boolean("SECURE_COOKIES", HTTPS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# HSTS is opt-in: a browser that saw it refuses plain HTTP for HSTS_SECONDS, which
+# cannot be taken back; set it once HTTPS works for good (e.g. 31536000). It covers the
+# host's subdomains unless HSTS_INCLUDE_SUBDOMAINS=0; HSTS_PRELOAD=1 asks browsers to
+# preload it (hstspreload.org; Django warns, security.W021, until then). With HTTPS on and
+# HSTS_SECONDS unset, HSTS is left to whoever terminates TLS (nginx, a load balancer):
+# Django's warning (security.W004) is silenced then, and core.checks reports an
+# Info that names the setting instead, so the choice stays visible in check --deploy.
+SECURE_HSTS_SECONDS = env.integer("HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.boolean("HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env.boolean("HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = ["security.W004"] if HTTPS and not SECURE_HSTS_SECONDS else []
+# Browser features the platform never uses, off on every response (core.middleware).
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+)
+# Managers (who issue accounts and export records) are logged out after this many
+# idle minutes (0: never); the session is touched at most once a minute.
+MANAGER_IDLE_MINUTES = env.integer("MANAGER_IDLE_MINUTES", 30)
+# Keys: Django's fallbacks (old SECRET_KEYs, newest first) keep sessions, signed links
+# and every encrypted field (core/keys.py) readable after a rotation. ENCRYPTION_KEYS
+# ("new,old1,old2"), when set, encrypts stored secrets with keys of their own instead
+# of SECRET_KEY (which then still reads what it encrypted).
+SECRET_KEY_FALLBACKS = env.csv("SECRET_KEY_FALLBACKS", "")
+ENCRYPTION_KEYS = env.csv("ENCRYPTION_KEYS", "")
 
 # --- I18N -------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"

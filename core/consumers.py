@@ -51,7 +51,8 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             refusal = CLOSE_UNAUTHENTICATED
         else:
-            refusal = sockets.refusal(user)  # accounts: disabled, no unit, first password
+            # accounts: disabled, no unit, first password, an idle manager's session
+            refusal = sockets.refusal(user, self.scope.get("session"))
         if refusal is not None:
             # Accept first: a close before the handshake is an HTTP 403 and the
             # browser would see 1006, not the code that tells it what to do.

@@ -78,11 +78,25 @@ def register_event_hook(kind: str, hook: Callable[..., Awaitable]) -> None:
     _event_hooks.setdefault(kind, []).append(hook)
 
 
-def refusal(account) -> int | None:
+_session_admission: list[Callable] = []
+
+
+def register_session_admission(check: Callable) -> None:
+    """A check of (account, session) on connect: reads the session already loaded by the
+    auth middleware, no query (e.g. an idle manager's session, accounts.scoping)."""
+    _session_admission.append(check)
+
+
+def refusal(account, session=None) -> int | None:
     for check in _admission:
         code = check(account)
         if code is not None:
             return code
+    if session is not None:
+        for check in _session_admission:
+            code = check(account, session)
+            if code is not None:
+                return code
     return None
 
 

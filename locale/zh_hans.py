@@ -753,6 +753,14 @@ ZH.update(
         "Characters in the picture": "图中字符",
         "Many failed logins came from your network. Type the characters in the picture as well.": "您所在网络的登录失败次数较多，请同时输入图中的字符。",
         "Back to the login page": "返回登录页",
+        # issue 14 H3: production settings, idle managers, unmasked exports with a reason
+        "You were signed out after %(minutes)d minutes without activity. Please sign in again.": "您已超过 %(minutes)d 分钟未操作，已自动退出，请重新登录。",
+        "Reason for exporting full ID numbers": "导出完整身份证号的原因",
+        "4 to 200 characters, e.g. the verification task and who asked for it.": "4 至 200 个字符，例如核查任务及要求方。",
+        "Export with full ID numbers": "导出完整身份证号",
+        "The workbook will hold the students' full ID and roll numbers. Say why you need them: the reason is written into the audit log with your name, the time and the number of records.": "导出的工作簿将包含学生完整的身份证号和学籍号。请说明用途：原因将与您的姓名、时间和记录数一起记入审计日志。",
+        "Download the workbook": "下载工作簿",
+        "Masked workbook instead": "改为导出遮蔽版",
     }
 )
 ZH.update({"status\x04Open": "未处理"})

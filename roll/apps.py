@@ -10,3 +10,8 @@ class RollConfig(AppConfig):
         from accounts import demo
 
         demo.register("roll.demo.seed")
+
+        from core import keys
+        from roll.auth import KEY_PURPOSE
+
+        keys.register("roll.RollKey", "secret_encrypted", KEY_PURPOSE)

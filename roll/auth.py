@@ -9,29 +9,34 @@ arithmetic: there is nothing for a library to add.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from functools import wraps
 
-from cryptography.fernet import Fernet
-from django.conf import settings
+from cryptography.fernet import InvalidToken, MultiFernet
 from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from core import keys
 from roll.models import RollKey, SeenSignature
+
+logger = logging.getLogger(__name__)
 
 MAX_SKEW = 300
 MAX_BODY = 8 * 2**20
 
 
-def _cipher() -> Fernet:
-    key = hashlib.sha256(b"roll.api-key:" + settings.SECRET_KEY.encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
+KEY_PURPOSE = "roll.api-key"
+
+
+def _cipher() -> MultiFernet:
+    """Current key first, old keys and the pre-rotation derivation to read (core.keys)."""
+    return keys.cipher(KEY_PURPOSE)
 
 
 def new_secret() -> tuple[str, bytes]:
@@ -105,7 +110,13 @@ def authenticate(request, body: bytes) -> RollKey | JsonResponse:
         return error(401, "unknown_key", "no such key")
     if key.revoked_at is not None:
         return error(401, "revoked_key", "this key has been revoked")
-    secret = secret_of(key)
+    try:
+        secret = secret_of(key)
+    except InvalidToken:
+        # Stored under a key no longer configured (SECRET_KEY rotated without its
+        # fallback): the key cannot sign anything until one is issued again.
+        logger.error("roll key %s: its secret is encrypted under a key no longer set", key_id)
+        return error(401, "unknown_key", "this key cannot be verified; issue a new one")
     if request.method == "POST":
         messages = [body]
     else:

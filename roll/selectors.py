@@ -4,8 +4,10 @@ views.
 - A school's accounts see and work its records.
 - Managers and support engineers see the records of their subtree (a county its
   schools, a province its counties…).
-- ID numbers are masked everywhere (`130102********1234`); the school's accounts
-  and the managers of its county may reveal one — each reveal is audited.
+- ID numbers are masked everywhere (`130102********1234`); only the managers of the
+  school and of its county may reveal one or export them in full (with a typed
+  reason) — each reveal and export is audited. Staff, and managers above the county,
+  get masks (issue 14: full ID numbers only for those who answer for the records).
 """
 
 from __future__ import annotations
@@ -55,14 +57,23 @@ def can_work(actor, record: ProblemRecord) -> bool:
     return scoping.is_active_account(actor) and actor.unit_id == record.school_id
 
 
-def can_unmask(actor, record: ProblemRecord) -> bool:
-    if can_work(actor, record):
-        return True
+def _may_unmask_under(actor, path: str) -> bool:
     return (
         scoping.is_manager(actor)
-        and actor.unit.level == Level.COUNTY
-        and record.school_path.startswith(actor.unit.path)
+        and actor.unit.level in (Level.SCHOOL, Level.COUNTY)
+        and path.startswith(actor.unit.path)
     )
+
+
+def can_unmask(actor, record: ProblemRecord) -> bool:
+    """Reveal one record's full ID number: a manager of its school or of its county."""
+    return _may_unmask_under(actor, record.school_path)
+
+
+def can_unmask_unit(actor, unit: Unit) -> bool:
+    """Export `unit`'s records with full ID numbers: a manager of the school, or of the
+    county the unit is (in)."""
+    return _may_unmask_under(actor, unit.path)
 
 
 def open_count(actor) -> int:

@@ -691,14 +691,14 @@ def unmask_audit(*, actor: Account, record: ProblemRecord, ip=None) -> None:
     )
 
 
-def export_audit(*, actor: Account, unit: Unit, unmasked: bool, count: int, ip=None) -> None:
-    audit_event(
-        action=AuditAction.ROLL_EXPORTED,
-        actor=actor,
-        unit=unit,
-        ip=ip,
-        detail={"unmasked": unmasked, "records": count},
-    )
+def export_audit(
+    *, actor: Account, unit: Unit, unmasked: bool, count: int, reason: str = "", ip=None
+) -> None:
+    """An export in the audit log; an unmasked one with the reason its manager typed."""
+    detail = {"unmasked": unmasked, "records": count}
+    if unmasked:
+        detail["reason"] = reason
+    audit_event(action=AuditAction.ROLL_EXPORTED, actor=actor, unit=unit, ip=ip, detail=detail)
 
 
 # --- reminders ------------------------------------------------------------------------------

@@ -4,10 +4,10 @@ through `roll.services`."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, TooManyFieldsSent, ValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import scoping
 from accounts.models import Level, Unit
@@ -15,6 +15,7 @@ from accounts.selectors import unit_trail
 from core.http import client_ip
 from core.openapi import CSRF, PAGE_REFUSALS, SESSION, declare
 from roll import auth, exports, selectors, services
+from roll.forms import ExportReasonForm
 from roll.models import ProblemRecord, RollKey
 from roll.schemas import REVEAL
 
@@ -38,8 +39,8 @@ def _school_page(request, school: Unit, *, can_work: bool):
         **selectors.school_records(school, status=status),
         "status": status,
         "can_work": can_work,
-        "can_unmask": can_work
-        or (scoping.is_manager(request.user) and request.user.unit.level == Level.COUNTY),
+        "can_unmask": selectors.can_unmask_unit(request.user, school),
+        "can_unmask_export": can_work and selectors.can_unmask_unit(request.user, school),
         "trail": unit_trail(actor=request.user, unit=school) if not can_work else [],
     }
     template = "roll/_records.html" if request.GET.get("partial") else "roll/school.html"
@@ -57,7 +58,7 @@ def _overview(request, unit: Unit):
             "slowest": selectors.slowest_counties(unit),
             "trail": unit_trail(actor=request.user, unit=unit),
             "is_county": unit.level == Level.COUNTY,
-            "can_unmask_export": scoping.is_manager(request.user) and unit.level == Level.COUNTY,
+            "can_unmask_export": selectors.can_unmask_unit(request.user, unit),
             "can_keys": services.can_manage_keys(request.user, request.user.unit),
         },
     )
@@ -133,21 +134,35 @@ def reveal(request, pk):
     return JsonResponse({"id_number": record.id_number, "roll_no": record.roll_no})
 
 
+@require_http_methods(["GET", "POST"])
 @scoping.login_and_unit_required
 def export(request):
+    """The open records as Excel, ID numbers masked. `unmasked=1`: full numbers, for the
+    managers selectors.can_unmask_unit names, after a form takes the reason (POST); the
+    reason goes into the audit log with the export."""
     code = request.GET.get("unit")
     unit = request.user.unit if not code else _unit_in_reach(request, code)
     if not (selectors.can_oversee(request.user) or selectors.is_school_account(request.user)):
         raise PermissionDenied
     unmasked = request.GET.get("unmasked") == "1"
-    if unmasked and not (
-        selectors.is_school_account(request.user)
-        or (scoping.is_manager(request.user) and request.user.unit.level == Level.COUNTY)
-    ):
-        raise PermissionDenied
+    reason = ""
+    if unmasked:
+        if not selectors.can_unmask_unit(request.user, unit):
+            raise PermissionDenied
+        form = ExportReasonForm(request.POST if request.method == "POST" else None)
+        if not form.is_valid():
+            return render(request, "roll/export_reason.html", {"form": form, "unit": unit})
+        reason = form.cleaned_data["reason"]
+    elif request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
     response, count = exports.open_records_workbook(unit, unmasked=unmasked)
     services.export_audit(
-        actor=request.user, unit=unit, unmasked=unmasked, count=count, ip=client_ip(request)
+        actor=request.user,
+        unit=unit,
+        unmasked=unmasked,
+        count=count,
+        reason=reason,
+        ip=client_ip(request),
     )
     return response
 

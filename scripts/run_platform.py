@@ -87,6 +87,8 @@ def main() -> int:
     var = Path(os.environ.get("VAR_DIR", ROOT / "var"))
     var.mkdir(parents=True, exist_ok=True)
     embedded = embedded_services(var)
+    # Plain http://127.0.0.1: no redirect to https://, no Secure cookies (unless set).
+    os.environ.setdefault("HTTPS", "0")
     # DEBUG off, as deployed: the platform's own error pages (DEBUG's 404 page lists every
     # URL pattern), static files by WhiteNoise (WHITENOISE_USE_FINDERS: no collectstatic).
     os.environ.setdefault("DEBUG", "0")

@@ -90,6 +90,8 @@ def main() -> int:
     # Plain HTTP on this machine: cookies cannot be Secure until TLS is in front
     # (set SECURE_COOKIES=1 there; docs/deployment.md).
     os.environ.setdefault("SECURE_COOKIES", "0")
+    # …and no redirect to https:// (HTTPS=1 where TLS is in front; docs/deployment.md).
+    os.environ.setdefault("HTTPS", "0")
     logins = var / "demo-logins.tsv"
     run_platform.prepare_database(demo=args.demo, logins=logins, static=True)
 

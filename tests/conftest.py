@@ -8,6 +8,10 @@ from django.conf import settings
 
 from tests import factories
 
+# The test client speaks plain HTTP: no redirect to https:// under DEBUG=0, where HTTPS
+# defaults on (tests/core/test_deploy_settings.py tests the redirect itself).
+settings.SECURE_SSL_REDIRECT = False
+
 
 def pytest_configure(config):
     if os.environ.get("CI") and not (

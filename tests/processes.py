@@ -216,6 +216,7 @@ def daphne_env(
         DEBUG="0",
         VAR_DIR=str(settings.VAR_DIR),
         SECURE_COOKIES="0",
+        HTTPS="0",
         CACHE_KEY_PREFIX=cache_key_prefix,
         MFA_REQUIRED_FOR_SENIOR_MANAGERS="1" if settings.MFA_REQUIRED_FOR_SENIOR_MANAGERS else "0",
         INITIAL_CODE_TTL_DAYS=str(settings.INITIAL_CODE_TTL_DAYS),

@@ -2,7 +2,7 @@
 (`daphne_server`): the roll system posts a signed batch of three alerts over HTTP;
 once they are synced (what the Celery worker would do) the school's open page lists
 them without a reload (graduating marked, ID number masked, a toast, the nav badge),
-the school reveals one ID number (audited) and resolves one record with a note; the
+the school's manager reveals one ID number (audited) and resolves one record with a note; the
 county manager's overview shows the school's progress, and the roll system reads the
 resolution back from the signed status feed. No page logs an error or a
 Content-Security-Policy violation."""
@@ -152,7 +152,8 @@ def test_roll_alerts_reach_the_school_live_and_the_resolution_flows_back(
     # --- 1. The tree, a province key, the school's staff, the county's manager and engineer.
     tree = factories.small_tree()
     key, secret = services.key_issue(actor=factories.manager(tree.province), unit=tree.province)
-    school = factories.staff(tree.school, full_name=SCHOOL_NAME)
+    # The school's manager: full ID numbers only for managers (issue 14).
+    school = factories.manager(tree.school, full_name=SCHOOL_NAME)
     county = factories.manager(tree.county, full_name=COUNTY_NAME)
     engineer = factories.staff(tree.county, is_support_engineer=True, full_name=ENGINEER_NAME)
 

@@ -27,6 +27,8 @@ parentheses names the object the URL's parameters point at):
 - "own(kind)": the actor's own object only (the batch it issued, the draft it wrote,
   the message it posted).
 - "own_unit(kind)": objects of the actor's own unit only (a school works its records).
+- "unmask(record)": roll.selectors.can_unmask: managers of the record's school or of its
+  county; staff and managers above the county are refused (403) — full ID numbers.
 - "audience(notice)": notices.selectors.can_read: the notice reaches the account, or the
   account oversees its statistics (the author, managers along the audience).
 - "overseer(notice)": notices.selectors.can_view_stats.
@@ -117,7 +119,7 @@ URLS: dict[str, str] = {
     "roll_index": "login",
     "roll_unit": "overseer(unit)",
     "roll_update": "own_unit(record)",
-    "roll_reveal": "subtree(record)",
+    "roll_reveal": "unmask(record)",
     "roll_export": "login",
     "roll_keys": "manager",
     "roll_key_revoke": "manager_subtree(rollkey)",
