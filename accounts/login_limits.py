@@ -32,8 +32,10 @@ import math
 import time
 from dataclasses import dataclass
 
+from captcha.models import CaptchaStore
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 
 DEFAULTS = {
     "ACCOUNT_FAILURES": 5,
@@ -184,3 +186,9 @@ def _lock_account(name: str, now: float) -> Refusal:
         # After the lock the username starts again with a full allowance.
         _clear(name, limit("ACCOUNT_WINDOW"))
     return Refusal(ACCOUNT_LOCKED, seconds)
+
+
+def purge_expired_captchas() -> int:
+    """django-simple-captcha keeps each challenge in a row until someone removes it; the
+    beat runs this hourly (config/settings.py)."""
+    return CaptchaStore.objects.filter(expiration__lte=timezone.now()).delete()[0]

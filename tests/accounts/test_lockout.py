@@ -264,3 +264,15 @@ def test_allauth_s_own_429_says_how_long_to_wait(settings, tree):
     )
     assert response.status_code == 429
     assert response.json()["error"] == "too_many_requests"
+
+
+def test_expired_captchas_are_purged(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    old = CaptchaStore.objects.create(challenge="ABCD", response="abcd")
+    CaptchaStore.objects.filter(pk=old.pk).update(expiration=timezone.now() - timedelta(minutes=1))
+    live = CaptchaStore.objects.create(challenge="EFGH", response="efgh")
+    assert login_limits.purge_expired_captchas() == 1
+    assert list(CaptchaStore.objects.values_list("pk", flat=True)) == [live.pk]
