@@ -188,10 +188,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.purge_expired_captchas",
         "schedule": 3600.0,
     },
-    "purge-expired-captchas": {
-        "task": "accounts.tasks.purge_expired_captchas",
-        "schedule": 3600.0,
-    },
 }
 
 # --- Auth -------------------------------------------------------------------
