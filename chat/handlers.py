@@ -157,9 +157,13 @@ def _read(account, content) -> dict | None:
     return None
 
 
-def _presence(account, content) -> None:
+def _presence(account, content) -> dict | None:
+    state = content.get("state")
+    if state not in ("online", "away"):
+        # Was taken as "online": a client's typo went unanswered (found by tests/fuzz).
+        return {"type": "error", "code": "malformed", "detail": "state must be online or away"}
     try:
-        if content.get("state") == "away":
+        if state == "away":
             services.presence_away(account)
         else:
             services.presence_beat(account)
