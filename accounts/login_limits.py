@@ -28,6 +28,7 @@ end time, compared with `time.time()`, so a test can travel in time instead of s
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import time
 from dataclasses import dataclass
@@ -76,7 +77,14 @@ def _account_key(username: str) -> str:
 
 
 def _ip_key(ip: str | None) -> str:
-    return f"login:ip:{ip or 'unknown'}"
+    # An IPv6 client usually holds a whole /64: count the network, as allauth does.
+    try:
+        address = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return f"login:ip:{ip or 'unknown'}"
+    if address.version == 6:
+        address = ipaddress.ip_network(f"{address}/64", strict=False).network_address
+    return f"login:ip:{address}"
 
 
 def _count(name: str, window: int, now: float, *, hit: bool) -> int:

@@ -207,6 +207,14 @@ def test_the_failure_that_crosses_the_threshold_already_shows_the_captcha(db):
     assert 'name="captcha_0"' in response.content.decode()
 
 
+def test_an_ipv6_client_is_counted_by_its_64_network(db):
+    _fail_from("2001:db8:1:2::10", _limit("CAPTCHA_IP_FAILURES"))
+    neighbour = Client(REMOTE_ADDR="2001:db8:1:2:ffff::99")
+    assert 'name="captcha_0"' in neighbour.get(LOGIN_URL).content.decode()
+    other_network = Client(REMOTE_ADDR="2001:db8:1:3::10")
+    assert 'name="captcha_0"' not in other_network.get(LOGIN_URL).content.decode()
+
+
 def test_a_wrong_captcha_answer_checks_no_password(county_staff):
     _fail_from(COUNTY_NAT, _limit("CAPTCHA_IP_FAILURES"))
     client = Client(REMOTE_ADDR=COUNTY_NAT)

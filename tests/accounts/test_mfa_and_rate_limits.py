@@ -1,10 +1,12 @@
-"""Two-factor for senior managers when the setting asks for it; allauth's login rate limits."""
+"""Two-factor for senior managers when the setting asks for it; the per-account login lock
+(accounts/login_limits.py; the shared-network cases are in test_lockout.py)."""
 
 import pytest
 from allauth.mfa.models import Authenticator
+from django.test import Client
 
 from tests import factories
-from tests.accounts.helpers import is_logged_in, log_in
+from tests.accounts.helpers import LOGIN_URL, is_logged_in, log_in
 
 
 @pytest.fixture
@@ -44,7 +46,11 @@ def test_without_the_setting_no_one_is_forced(province_manager, client_for):
 def test_after_five_failed_logins_even_the_right_password_is_refused(county_staff):
     for _ in range(5):
         log_in(county_staff.username, "wrong-password")
-    client = log_in(county_staff.username, factories.PASSWORD)
+    client = Client()
+    response = client.post(
+        LOGIN_URL, {"login": county_staff.username, "password": factories.PASSWORD}
+    )
+    assert response.status_code == 429
     assert not is_logged_in(client)
 
 
