@@ -106,7 +106,7 @@ def test_an_intake_over_http_is_synced_once_by_a_real_worker(tree, web, workers,
 # --- a worker killed in the middle of its work ------------------------------------------------
 
 SCHOOLS = 300  # one roll batch touching this many schools: seconds of the worker's sync
-BREACHED = 300  # tickets past their response deadline: seconds of the worker's sweep
+BREACHED = 100  # tickets past their response deadline: seconds of the worker's sweep
 
 
 def _kill_mid_way(worker, done, total: int, what: str) -> int:
