@@ -8,11 +8,16 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from accounts import signals  # noqa: F401
-        from accounts.scoping import socket_refusal, socket_session_refusal
+        from accounts.scoping import (
+            manager_idle_deadline,
+            socket_refusal,
+            socket_session_refusal,
+        )
         from core import sockets
 
         sockets.register_admission(socket_refusal)
         sockets.register_session_admission(socket_session_refusal)
+        sockets.register_session_deadline(manager_idle_deadline)
 
         from accounts.services import SHEET_PURPOSE
         from core import keys

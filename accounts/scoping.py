@@ -60,6 +60,20 @@ def manager_idle_expired(account, session, now: float) -> bool:
     return seen is not None and now - seen > minutes * 60
 
 
+def manager_idle_deadline(account, session) -> float | None:
+    """When an open socket of this session re-reads it (core.sockets): the manager may be
+    idle by then, unless a page was used meanwhile."""
+    import time
+
+    from django.conf import settings
+
+    minutes = settings.MANAGER_IDLE_MINUTES
+    if not minutes or session is None or not is_manager(account):
+        return None
+    seen = session.get(IDLE_STAMP)
+    return (time.time() if seen is None else seen) + minutes * 60
+
+
 def socket_session_refusal(account, session) -> int | None:
     """An idle manager's session may not open a socket (core.sockets, on connect)."""
     import time

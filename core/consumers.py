@@ -2,6 +2,7 @@
 replays what the client missed, then forwards live events. No business rule lives here."""
 
 import asyncio
+import logging
 import time
 from urllib.parse import parse_qs
 
@@ -10,6 +11,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from core import catchup, events, filters, sockets
+
+logger = logging.getLogger(__name__)
 
 # Close codes a client can act on (documented in docs/websocket.md).
 CLOSE_UNAUTHENTICATED = sockets.CLOSE_UNAUTHENTICATED
@@ -20,6 +23,18 @@ MAX_FRAME_BYTES = 16 * 1024
 # A client's `events.sync` (every 60 s in the browser) is answered at most this often
 # per socket: each is a replay read on the database thread.
 SYNC_MIN_INTERVAL = 10.0
+
+
+def _live_session(key: str | None, account_pk: int):
+    """The session `key` as stored now, if it still logs `account_pk` in."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    if key is None:
+        return None
+    session = import_module(settings.SESSION_ENGINE).SessionStore(key)
+    return session if session.get("_auth_user_id") == str(account_pk) else None
 
 
 @database_sync_to_async
@@ -88,6 +103,32 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
         # From now on, when the channel layer recovers from an outage this socket
         # replays what it missed meanwhile (core/catchup.py).
         catchup.watcher(self.channel_layer).add(self)
+        # A session that may lapse (an idle manager's): re-read it then, close if it did.
+        deadline = sockets.session_deadline(user, self.scope.get("session"))
+        if deadline is not None:
+            self.session_watch = asyncio.ensure_future(self._watch_session(deadline))
+
+    async def _watch_session(self, deadline: float) -> None:
+        """Sleeps until the session may have lapsed, re-reads it (one query) and closes
+        the socket with 4401 when it has, or when it was logged out meanwhile."""
+        key = getattr(self.scope.get("session"), "session_key", None)
+        while True:
+            await asyncio.sleep(max(0.0, deadline - time.time()) + 1)
+            try:
+                session = await database_sync_to_async(_live_session)(key, self.account.pk)
+            except Exception:  # the database is down: try again in a minute
+                logger.warning("socket session re-check failed", exc_info=True)
+                deadline = time.time() + 60
+                continue
+            code = (
+                CLOSE_UNAUTHENTICATED if session is None else sockets.refusal(self.account, session)
+            )
+            if code is not None:
+                await self.close(code=code)
+                return
+            deadline = sockets.session_deadline(self.account, session)
+            if deadline is None:
+                return
 
     async def catch_up(self) -> None:
         """Replay what this socket may have missed while the channel layer was down."""
@@ -168,6 +209,9 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
             await sockets.hub(self.channel_layer).leave(group, self.outbox)
 
     async def disconnect(self, code):
+        watch = getattr(self, "session_watch", None)
+        if watch is not None:
+            watch.cancel()
         if hasattr(self, "last_id"):
             catchup.watcher(self.channel_layer).discard(self)
         for group in getattr(self, "joined", []):

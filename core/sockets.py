@@ -87,6 +87,20 @@ def register_session_admission(check: Callable) -> None:
     _session_admission.append(check)
 
 
+_session_deadlines: list[Callable] = []
+
+
+def register_session_deadline(provider: Callable) -> None:
+    """`provider(account, session)`: the time (epoch seconds) after which the session may
+    no longer admit the account's open socket, or None; the socket re-checks then."""
+    _session_deadlines.append(provider)
+
+
+def session_deadline(account, session) -> float | None:
+    times = [t for provider in _session_deadlines if (t := provider(account, session)) is not None]
+    return min(times, default=None)
+
+
 def refusal(account, session=None) -> int | None:
     for check in _admission:
         code = check(account)

@@ -3,6 +3,7 @@ with DEBUG off and a real host; cookies and the redirect follow HTTPS; security 
 on pages and static files; idle managers are logged out; importing the settings starts
 no redis-server."""
 
+import asyncio
 import json
 import os
 import secrets
@@ -12,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client, override_settings
 from django.utils import translation
@@ -305,6 +306,38 @@ def test_an_idle_managers_session_cannot_open_a_socket(tree, settings):
         return await socket.receive_output(timeout=5)
 
     message = async_to_sync(refused)()
+    assert (message["type"], message.get("code")) == ("websocket.close", 4401)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_open_socket_closes_when_its_manager_goes_idle(tree, settings):
+    """The socket re-reads its session when the manager may have gone idle: used
+    meanwhile (a page stamped it), it stays; idle, it closes with 4401."""
+    from tests.core.sockets import open_socket, ping_pong
+
+    settings.MANAGER_IDLE_MINUTES = 30
+    manager = factories.manager(tree.county)
+    headers = headers_for(manager)
+    key = dict(headers)[b"cookie"].decode().split("=", 1)[1]
+
+    def age(seconds):
+        session = SessionStore(key)
+        session[scoping.IDLE_STAMP] = int(time.time() - seconds)
+        session.save()
+
+    async def conversation():
+        # Idle for all but a second: the socket re-checks about two seconds from now.
+        await sync_to_async(age)(30 * 60 - 1)
+        socket, _ = await open_socket(headers)
+        # A page is used meanwhile: the re-check finds a fresh stamp and keeps the socket.
+        await sync_to_async(age)(30 * 60 - 8)
+        await asyncio.sleep(3)
+        await ping_pong(socket)
+        # Left idle after that: closed at the next re-check.
+        message = await socket.receive_output(timeout=20)
+        return message
+
+    message = async_to_sync(conversation)()
     assert (message["type"], message.get("code")) == ("websocket.close", 4401)
 
 
