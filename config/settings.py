@@ -360,6 +360,8 @@ NOTICE_MAX_FILES = limits.NOTICE_MAX_FILES
 # configuration and docs/deployment.md); a body past its path's limit is refused with
 # 413 before it is read.
 BODY_LIMITS = limits.body_limits()
+# Live sockets (browser tabs) per account, counted across processes (core/socket_quota.py).
+SOCKETS_PER_ACCOUNT = env.integer("SOCKETS_PER_ACCOUNT", 10)
 DATA_UPLOAD_MAX_MEMORY_SIZE = limits.FORM_MAX_BYTES
 # Far above NOTICE_MAX_FILES on purpose: up to this many, the form answers "at most
 # 10 files" and keeps what was typed; beyond it Django refuses the request outright.

@@ -10,7 +10,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from core import catchup, events, filters, sockets
+from core import catchup, events, filters, socket_quota, sockets
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,14 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
             await self.close(code=refusal)
             return
+        # At most SOCKETS_PER_ACCOUNT live sockets per account, across processes.
+        if not await socket_quota.take(user.pk, self.channel_name):
+            await self.accept()
+            frame = {"type": "error", "code": "too_many_sockets", "limit": socket_quota.limit()}
+            await super().send(text_data=sockets.encode(frame))  # before the close
+            await self.close(code=socket_quota.CLOSE_TOO_MANY_SOCKETS)
+            return
+        self.counted = True
         self.account = user
         self.sent: dict[int, None] = {}
         # The event groups first, then the database: an event committed while the gap
@@ -212,6 +220,8 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
         watch = getattr(self, "session_watch", None)
         if watch is not None:
             watch.cancel()
+        if getattr(self, "counted", False):
+            await socket_quota.give_back(self.account.pk, self.channel_name)
         if hasattr(self, "last_id"):
             catchup.watcher(self.channel_layer).discard(self)
         for group in getattr(self, "joined", []):

@@ -34,6 +34,8 @@
     socket.addEventListener("close", (event) => {
       if (event.code === 4401) { location.assign("/auth/login/?next=" + encodeURIComponent(location.pathname)); return; }
       if (event.code === 4403) { location.assign("/password/first/"); return; }
+      // 4429: the account has too many tabs open; retry slowly until one closes.
+      if (event.code === 4429) attempt = Math.max(attempt, 5);
       if (!offlineToast && attempt > 0) offlineToast = toast(t("Offline"), "", null, true);
       // Jittered exponential backoff, 1 s up to 5 min, so a restart is not a stampede.
       const delay = Math.min(300000, 1000 * 2 ** attempt) * (0.5 + Math.random());

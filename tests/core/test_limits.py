@@ -263,3 +263,92 @@ def test_a_200_mib_login_post_is_refused_without_being_read(server, capsys):
             f"\n200 MiB login POST: 413 after {refused_after:.3f} s, "
             f"{sent / 2**20:.0f} MiB of 200 sent before the server closed"
         )
+
+
+# --- Sockets per account (core/socket_quota.py) ------------------------------------------
+
+
+@pytest.fixture
+def quota(settings, people):
+    import redis as redis_lib
+
+    from core import socket_quota
+
+    settings.SOCKETS_PER_ACCOUNT = 3
+    client = redis_lib.Redis.from_url(settings.REDIS_URL)
+    key = socket_quota.key(people.county_staff.pk)
+    client.delete(key)
+    yield client, key
+    client.delete(key)
+    client.close()
+
+
+async def _refused(headers):
+    from channels.testing import WebsocketCommunicator
+
+    from config.asgi import application
+    from tests.core.sockets import WAIT
+
+    socket = WebsocketCommunicator(application, "/ws/", headers=headers)
+    connected, _ = await socket.connect(timeout=WAIT)
+    assert connected  # accepted, so the browser sees the close code, not 1006
+    frame = await socket.receive_json_from(timeout=WAIT)
+    closed = await socket.receive_output(timeout=WAIT)
+    return frame, closed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_account_past_its_socket_limit_is_refused_with_4429(people, quota):
+    from asgiref.sync import async_to_sync
+
+    from tests.core.sockets import headers_for, open_socket, ping_pong
+
+    client, key = quota
+    headers = headers_for(people.county_staff)
+
+    async def conversation():
+        tabs = [(await open_socket(headers))[0] for _ in range(3)]
+        assert client.zcard(key) == 3
+        frame, closed = await _refused(headers)
+        assert frame == {"type": "error", "code": "too_many_sockets", "limit": 3}
+        assert closed == {"type": "websocket.close", "code": 4429}
+        # The three open tabs are untouched; closing one frees its slot at once.
+        await ping_pong(tabs[0])
+        await tabs[0].disconnect()
+        assert client.zcard(key) == 2
+        fourth, _ = await open_socket(headers)
+        for tab in (*tabs[1:], fourth):
+            await tab.disconnect()
+
+    async_to_sync(conversation)()
+    assert client.zcard(key) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sockets_are_counted_across_processes_and_a_crashed_ones_lapse(people, quota):
+    import time
+
+    from asgiref.sync import async_to_sync
+
+    from tests.core.sockets import headers_for, open_socket
+
+    client, key = quota
+    headers = headers_for(people.county_staff)
+    # Three sockets live on other processes (entries they keep renewing).
+    client.zadd(key, {f"other-process-{i}": time.time() + 60 for i in range(3)})
+
+    async def refused_while_others_live():
+        frame, closed = await _refused(headers)
+        assert frame["code"] == "too_many_sockets" and closed["code"] == 4429
+
+    async_to_sync(refused_while_others_live)()
+    # That process died: its entries stopped being renewed and have lapsed.
+    client.zadd(key, {f"other-process-{i}": time.time() - 1 for i in range(3)})
+
+    async def admitted_after_they_lapse():
+        socket, hello = await open_socket(headers)
+        assert hello["type"] == "hello"
+        assert client.zcard(key) == 1  # the lapsed entries are gone, this one is counted
+        await socket.disconnect()
+
+    async_to_sync(admitted_after_they_lapse)()
