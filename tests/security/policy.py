@@ -36,11 +36,20 @@ parentheses names the object the URL's parameters point at):
   its ancestors for the levels they take; topic and direct rooms it was put in).
 - "room_manager(room)": chat.selectors.can_manage_room: managers of the room's unit or
   above it, never a direct room.
+- "support": tickets.selectors.is_support_person: support engineers, and managers above
+  school level (a school's own managers use support, they do not give it).
+- "support_manager": managers above school level.
 - "ticket(ticket)": tickets.selectors.can_view: the reporter's side, or support people
   (engineers, managers above school level) of the reporter's unit or above.
 - "ticket_work(ticket)": tickets.selectors.can_work: support people of the current tier.
 - "engineer(tier)": escalation: a support engineer of its own unit, or a manager of the
   tier's unit or above it.
+- "duty(engineer)": an engineer's duty switches: the engineer itself, or a manager of
+  its unit or above (the engineer's unit within the actor's subtree).
+- "manager_at(level|level)": managers of units of those levels, for their own unit
+  (SLA targets and roll API keys: the Ministry and provinces).
+- "manager_audience(notice)": a manager who may read the published notice (forwarding).
+- "school_or_overseer": school accounts (their own school) and overseers (their subtree).
 - "roll_key": the roll API: a roll API key (HMAC-signed), sessions are not enough.
 - "staff_site": Django's admin: accounts with is_staff only; platform roles are refused.
 """
@@ -70,7 +79,7 @@ URLS: dict[str, str] = {
     "notice_edit": "own(notice)",
     "notice_publish": "own(notice)",
     "notice_ack": "audience(notice)",
-    "notice_forward": "audience(notice)",
+    "notice_forward": "manager_audience(notice)",
     "notice_stats": "overseer(notice)",
     "notice_export": "overseer(notice)",
     "notice_replies": "overseer(notice)",
@@ -90,17 +99,17 @@ URLS: dict[str, str] = {
     "chat_policy": "room_manager(room)",
     "chat_edit": "own(message)",
     "chat_delete": "own(message)",
-    "chat_revisions": "member(room)",
-    "chat_member_action": "member(room)",
+    "chat_revisions": "room_manager(room)",
+    "chat_member_action": "room_manager(room)",
     # tickets
     "ticket_mine": "login",
     "ticket_new": "login",
-    "ticket_queue": "login",
+    "ticket_queue": "support",
     "ticket_queue_count": "login",
-    "ticket_tier": "login",
-    "ticket_all": "login",
+    "ticket_tier": "support",
+    "ticket_all": "support",
     "ticket_export": "manager",
-    "ticket_dashboard": "manager",
+    "ticket_dashboard": "support_manager",
     "ticket_detail": "ticket(ticket)",
     "ticket_reply": "ticket(ticket)",
     "ticket_act": "ticket(ticket)",
@@ -111,17 +120,17 @@ URLS: dict[str, str] = {
     "ticket_file": "ticket(ticket)",
     # escalation (support roster and settings)
     "support_roster": "engineer(tier)",
-    "support_engineer": "manager_subtree(account)",
-    "support_duty": "engineer(account)",
-    "support_settings": "manager_subtree(unit)",
-    "support_tiers": "manager_subtree(unit)",
+    "support_engineer": "manager_subtree(engineer)",
+    "support_duty": "duty(engineer)",
+    "support_settings": "manager_at(ministry|province)",
+    "support_tiers": "manager_at(ministry|province)",
     # roll (student-roll problem records)
-    "roll_index": "login",
+    "roll_index": "school_or_overseer",
     "roll_unit": "overseer(unit)",
     "roll_update": "own_unit(record)",
     "roll_reveal": "unmask(record)",
-    "roll_export": "login",
-    "roll_keys": "manager",
+    "roll_export": "school_or_overseer",
+    "roll_keys": "manager_at(ministry|province)",
     "roll_key_revoke": "manager_subtree(rollkey)",
     "roll_api_alerts": "roll_key",
     "roll_api_close": "roll_key",
@@ -157,6 +166,8 @@ URLS: dict[str, str] = {
     "healthz": "public",
     "readyz": "public",
     "favicon.ico": "public",
+    "admin:login": "public",
+    "admin:logout": "public",
     # the login form's CAPTCHA image (issue 14, login limits): anyone who may see the form
     "captcha-image": "public",
     # the OpenAPI document of the JSON endpoints (issue 14, fuzzing): shapes only, no data
@@ -164,7 +175,7 @@ URLS: dict[str, str] = {
 }
 
 # Route prefix -> rule, for every pattern under it (named or not).
-PREFIXES: dict[str, str] = {
+PREFIXES: dict[str, str] = {  # a name in URLS takes precedence (the admin's login page)
     "admin/": "staff_site",
 }
 
@@ -176,5 +187,5 @@ FRAMES: dict[str, str] = {
     "chat.send": "member(room)",
     "chat.sync": "member(room)",
     "chat.read": "member(room)",
-    "presence": "member(room)",
+    "presence": "login",
 }
