@@ -42,6 +42,14 @@ test: install-test
 	$(PY) scripts/shape.py
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## The injected-fault tests (tests/faults: a Celery worker killed mid-work, Redis and
+## PostgreSQL restarted under load) at FAULTS_SCALE times the volumes `make test` and CI
+## use; prints the figures for docs/security.md (faults injected, items sent, lost, doubled).
+FAULTS_SCALE ?= 5
+.PHONY: faults
+faults: install-test
+	FAULTS_SCALE=$(FAULTS_SCALE) $(PY) -m pytest -p no:cacheprovider -s -q -m faults tests/faults $(PYTEST_ARGS)
+
 lint: install-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

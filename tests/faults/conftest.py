@@ -18,7 +18,10 @@ from tests.roll.helpers import API, sign
 from tests.shared_fixtures import _fast_password_hasher  # noqa: F401
 
 PREFIX = "h7f"  # the cache / channel-layer prefix of the processes these tests start
-WAIT = 60  # seconds: a hang bound for work the processes do, never a measurement
+# The volumes of the tests (schools, tickets, sockets, requests) times SCALE: 1 in
+# `make test` and CI, more in `make faults` (FAULTS_SCALE, default 5 there).
+SCALE = max(1, int(os.environ.get("FAULTS_SCALE") or 1))
+WAIT = 60 * SCALE  # seconds: a hang bound for work the processes do, never a measurement
 
 
 def until(predicate, what: str, timeout: float = WAIT, every: float = 0.05):

@@ -16,7 +16,7 @@ from notices.models import Notice
 from roll import services as roll_services
 from roll.models import ArrivalNotice, IntakeBatch
 from tests import factories
-from tests.faults.conftest import roll_post, until
+from tests.faults.conftest import SCALE, roll_post, until
 from tests.roll.helpers import alert, ric
 from tests.tickets.helpers import MONDAY, engineer, make_desk, raise_ticket
 from tickets.models import EventKind, Ticket, TicketEvent
@@ -105,8 +105,8 @@ def test_an_intake_over_http_is_synced_once_by_a_real_worker(tree, web, workers,
 
 # --- a worker killed in the middle of its work ------------------------------------------------
 
-SCHOOLS = 300  # one roll batch touching this many schools: seconds of the worker's sync
-BREACHED = 100  # tickets past their response deadline: seconds of the worker's sweep
+SCHOOLS = 300 * SCALE  # one roll batch touching this many schools: seconds of the worker's sync
+BREACHED = 100 * SCALE  # tickets past their response deadline: seconds of the worker's sweep
 
 
 def _kill_mid_way(worker, done, total: int, what: str) -> int:

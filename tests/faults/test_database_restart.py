@@ -21,13 +21,13 @@ from pathlib import Path
 import pytest
 
 from tests import processes
-from tests.faults.conftest import PREFIX, WAIT, roll_post, until
+from tests.faults.conftest import PREFIX, SCALE, WAIT, roll_post, until
 from tests.roll.helpers import alert, ric
 
 pytestmark = [pytest.mark.faults, pytest.mark.postgres]
 
-DURING = 20  # requests made while the database is down
-AFTER = 24  # requests after it is back: more than the process's HTTP threads (8), each
+DURING = 20 * SCALE  # requests made while the database is down
+AFTER = 24 * SCALE  # requests after it is back: more than the process's HTTP threads (8), each
 # with its own persistent connection that the crash broke
 
 SEED = """

@@ -32,12 +32,12 @@ from chat import services as chat_services
 from chat.models import Message, Room, RoomKind
 from notices.models import Notice
 from tests import factories
-from tests.faults.conftest import PREFIX, WAIT
+from tests.faults.conftest import PREFIX, SCALE, WAIT
 from tests.notices.helpers import send
 
 pytestmark = pytest.mark.faults
 
-SOCKETS = 30
+SOCKETS = 30 * SCALE
 NOTICES = 2  # per phase: before, during and after the outage
 # The last line of a traceback: "redis.exceptions.ConnectionError: …".
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning)\b")
