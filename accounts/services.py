@@ -133,6 +133,15 @@ def initial_code_digest(code: str) -> str:
     return salted_hmac("accounts.initial-code", code, algorithm="sha256").hexdigest()
 
 
+def initial_code_digests(code: str) -> list[str]:
+    """The digest under SECRET_KEY and under each of SECRET_KEY_FALLBACKS: a code issued
+    before a key rotation still logs in (the fallback is kept INITIAL_CODE_TTL_DAYS)."""
+    return [
+        salted_hmac("accounts.initial-code", code, secret=secret, algorithm="sha256").hexdigest()
+        for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    ]
+
+
 def initial_code_consume(*, account: Account, code: str, ip: str | None = None) -> bool:
     """Log-in with an initial code: True once, for a live code; the code is then spent."""
     canonical = initial_code_normalize(code)
@@ -143,7 +152,7 @@ def initial_code_consume(*, account: Account, code: str, ip: str | None = None) 
         # A conditional update: two log-ins racing with one code, only one wins.
         spent = InitialCode.objects.filter(
             account=account,
-            digest=initial_code_digest(canonical),
+            digest__in=initial_code_digests(canonical),
             used_at__isnull=True,
             revoked_at__isnull=True,
             expires_at__gt=now,

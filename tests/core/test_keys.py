@@ -153,6 +153,26 @@ def test_unreadable_values_are_counted_and_left_alone(tree, settings):
     assert bytes(RollKey.objects.get(pk=key.pk).secret_encrypted) == before
 
 
+def test_initial_codes_issued_before_a_rotation_still_log_in(tree, settings):
+    """Codes are stored as keyed digests (not encrypted, so not re-encrypted): the
+    fallback keeps them valid until they expire."""
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = OLD, []
+    _, result, _, _ = _issue(tree)
+    first, second = (
+        accounts.account_issue(
+            actor=factories.manager(tree.county), unit=tree.school, role="staff"
+        ).rows[0],
+        result.rows[0],
+    )
+    settings.SECRET_KEY = NEW
+    account = accounts.Account.objects.get(username=first.username)
+    assert not accounts.initial_code_consume(account=account, code=first.code)  # the control
+    settings.SECRET_KEY_FALLBACKS = [OLD]
+    assert accounts.initial_code_consume(account=account, code=first.code)
+    account = accounts.Account.objects.get(username=second.username)
+    assert accounts.initial_code_consume(account=account, code=second.code)
+
+
 def test_every_encrypted_field_is_registered():
     assert {(e.model, e.field) for e in keys.registered()} == {
         ("accounts.IssueBatch", "sheet"),
