@@ -214,3 +214,51 @@ def test_the_page_renders_in_english_when_asked(rf):
     with translation.override("en"):
         response = error_response(rf.get("/x/"), 404)
     assert b"Page not found" in response.content
+
+
+# --- Redis unreachable under a real web process ------------------------------------------
+
+from tests.faults.conftest import fault_redis, process_env, web  # noqa: E402, F401
+
+
+@pytest.mark.faults
+def test_redis_down_is_503_logged_once_then_recovery_without_a_restart(web, fault_redis):  # noqa: F811
+    """The web process (as `make serve` runs it) on a redis-server of the test's own: the
+    login's rate-limit counters live in Redis, so with Redis killed a login answers 503
+    (the page, or JSON when asked), the log has one line for the outage and no
+    traceback; Redis started again, the same process answers again."""
+    import requests
+
+    session = requests.Session()
+    login = f"{web.url}/auth/login/"
+
+    def attempt(accept="text/html"):
+        token = session.get(login, timeout=30).cookies.get("csrftoken") or session.cookies.get(
+            "csrftoken"
+        )
+        return session.post(
+            login,
+            data={"login": "nobody", "password": "wrong", "csrfmiddlewaretoken": token},
+            headers={"Referer": login, "Accept": accept},
+            timeout=30,
+        )
+
+    assert attempt().status_code == 200  # the form again, with its error
+    pid = web.proc.pid
+    fault_redis.kill()
+    log_at_kill = web.log.stat().st_size
+    during = [attempt() for _ in range(5)] + [attempt("application/json") for _ in range(5)]
+    assert [r.status_code for r in during] == [503] * 10
+    assert all(r.headers["Retry-After"] == "10" for r in during)
+    assert "服务暂不可用" in during[0].text
+    assert during[-1].json()["error"] == "unavailable"
+
+    fault_redis.start()  # the same port
+    assert attempt().status_code == 200
+    assert web.proc.pid == pid and web.proc.poll() is None
+
+    with open(web.log, "rb") as f:
+        f.seek(log_at_kill)
+        log = f.read().decode(errors="replace")
+    assert log.count("Traceback") == 0, log[-3000:]
+    assert log.count("redis unreachable") == 1, log[-3000:]
