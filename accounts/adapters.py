@@ -82,7 +82,9 @@ class AccountAdapter(DefaultAccountAdapter):
             raise ImmediateHttpResponse(
                 refusal_response(request, refusal, password=credentials.get("password") or "")
             )
-        super().pre_authenticate(request, **credentials)
+        # Not allauth's own pre_authenticate: its "login_failed" counting of passwords is
+        # replaced by the above. The limit itself stays configured (config/settings.py):
+        # allauth MFA counts wrong two-factor codes with it.
 
     def authenticate(self, request, **credentials):
         user = super().authenticate(request, **credentials)

@@ -212,10 +212,11 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_RATE_LIMITS = {
-    # Failed logins are limited per account, not per shared address, by LOGIN_LIMITS
-    # below (accounts/login_limits.py); allauth's own per-IP failure limit would lock a
-    # whole county behind one NAT address.
-    "login_failed": None,
+    # Failed password logins are limited per account, not per shared address, by
+    # LOGIN_LIMITS below (accounts/login_limits.py; the adapter skips allauth's counting,
+    # whose per-IP limit would lock a whole county behind one NAT address). allauth MFA
+    # still counts wrong two-factor codes per account with this: 5 in 5 minutes.
+    "login_failed": "5/5m/key",
     # A flood guard only, far above LOGIN_LIMITS: every login form POST from one address.
     "login": "600/m/ip",
 }

@@ -284,3 +284,24 @@ def test_expired_captchas_are_purged(db):
     live = CaptchaStore.objects.create(challenge="EFGH", response="efgh")
     assert login_limits.purge_expired_captchas() == 1
     assert list(CaptchaStore.objects.values_list("pk", flat=True)) == [live.pk]
+
+
+def test_wrong_two_factor_codes_are_still_limited_per_account(county_staff):
+    """allauth MFA counts wrong TOTP codes with allauth's "login_failed" limit, which
+    stays on per account while password failures are counted by login_limits."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    TOTP.activate(county_staff, generate_totp_secret())
+    client, response = _post(county_staff.username, factories.PASSWORD)
+    assert response.status_code == 302 and response["Location"] == "/auth/2fa/authenticate/"
+    answers = []
+    for _ in range(6):
+        response = client.post("/auth/2fa/authenticate/", {"code": "000000"})
+        answers.append(response.content.decode())
+    with translation.override("zh-hans"):
+        from allauth.account.adapter import get_adapter
+
+        too_many = str(get_adapter().error_messages["too_many_login_attempts"])
+    assert too_many not in answers[0]
+    assert too_many in answers[-1]
+    assert not is_logged_in(client)
