@@ -45,6 +45,7 @@ def fresh_database():
     var_dir = Path(tempfile.mkdtemp(prefix="xj-bench-"))
     os.environ["VAR_DIR"] = str(var_dir)
     os.environ["DEBUG"] = "0"
+    os.environ["HTTPS"] = "0"  # plain HTTP on loopback: no redirect to https://
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     pg_name = None
     admin_url = None

@@ -82,6 +82,7 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/h_busy
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/3")
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
 os.environ["DEBUG"] = "0"
+os.environ["HTTPS"] = "0"  # plain HTTP on loopback: no redirect to https://
 os.environ["MFA_REQUIRED_FOR_SENIOR_MANAGERS"] = "0"
 WORLD_DIR = Path(os.environ.get("BUSY_WORLD_DIR", "/tmp/busy-world"))
 os.environ["VAR_DIR"] = str(WORLD_DIR / "var")  # the secret key the servers share

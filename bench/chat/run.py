@@ -133,6 +133,7 @@ def django_env(redis_url: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DEBUG": "0",
         "SECURE_COOKIES": "0",
+        "HTTPS": "0",
         "VAR_DIR": str(settings.VAR_DIR),
         "CACHE_KEY_PREFIX": "bench",
         "MFA_REQUIRED_FOR_SENIOR_MANAGERS": "0",
