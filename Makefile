@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run serve serve-restart test install install-test lint format bench messages clean
+.PHONY: run serve serve-restart test install install-test lint format bench fuzz messages clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,14 @@ format: install-test
 
 bench: install-test
 	$(PY) bench/run_all.py
+
+## The long fuzzing run (tests/fuzz with many more examples than CI's); prints the figures
+## for docs/security.md: operations, cases and failures, socket frames tried.
+FUZZ_EXAMPLES ?= 300
+FUZZ_SOCKET_EXAMPLES ?= 500
+fuzz: install-test
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SOCKET_EXAMPLES=$(FUZZ_SOCKET_EXAMPLES) \
+		$(PY) -m pytest -p no:cacheprovider -s -q tests/fuzz $(PYTEST_ARGS)
 
 ## Re-extract the strings (needs GNU gettext's xgettext), fill them from
 ## locale/zh_hans.py and compile the .mo (committed, so running needs no gettext).

@@ -171,13 +171,27 @@ def visible_audit_events(actor) -> QuerySet[AuditEvent]:
 # --- view decorators: each view states its permission with one of these ----
 
 
+def _login_refusal(request):
+    """Not logged in: the login page, or for a program that asks for JSON a JSON 401
+    (docs/api.md, Errors for programs): a redirect to an HTML page is no answer to it."""
+    from django.utils.translation import gettext as _
+
+    from core import errors
+
+    if errors.wants_json(request.path, request.headers.get("Accept", "")):
+        return errors.error_response(
+            request, 401, code="login_required", message=_("Log in first.")
+        )
+    return redirect_to_login(request.get_full_path())
+
+
 def login_and_unit_required(view):
     """Any active account bound to a unit (staff or manager)."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
+            return _login_refusal(request)
         if not is_active_account(request.user):
             raise PermissionDenied
         return view(request, *args, **kwargs)
@@ -190,7 +204,7 @@ def manager_required(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
+            return _login_refusal(request)
         if not is_manager(request.user):
             raise PermissionDenied
         return view(request, *args, **kwargs)

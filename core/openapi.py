@@ -52,9 +52,9 @@ ERROR = {
 }
 
 # How a page's JSON endpoint refuses (asked for JSON: `Accept: application/json`): not
-# logged in (a redirect to the login page), not allowed, no such object (or not in the
-# account's reach).
-PAGE_REFUSALS = {302: None, 403: ERROR, 404: ERROR}
+# logged in (a browser without that header is sent to the login page instead), not
+# allowed, no such object (or not in the account's reach).
+PAGE_REFUSALS = {401: ERROR, 403: ERROR, 404: ERROR}
 
 
 @dataclass(frozen=True)

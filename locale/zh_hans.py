@@ -761,6 +761,8 @@ ZH.update(
         "The workbook will hold the students' full ID and roll numbers. Say why you need them: the reason is written into the audit log with your name, the time and the number of records.": "导出的工作簿将包含学生完整的身份证号和学籍号。请说明用途：原因将与您的姓名、时间和记录数一起记入审计日志。",
         "Download the workbook": "下载工作簿",
         "Masked workbook instead": "改为导出遮蔽版",
+        # issue 14 H5: fuzzing — a program asking for JSON while logged out gets a JSON 401
+        "Log in first.": "请先登录。",
     }
 )
 ZH.update({"status\x04Open": "未处理"})

@@ -191,3 +191,23 @@ def test_schemathesis_reads_every_operation(client):
     schema = schemathesis.openapi.from_dict(client.get("/api/openapi.json").json())
     found = {(op.ok().method.upper(), op.ok().path) for op in schema.get_all_operations()}
     assert found == {(o.method, path) for path, _, o, _ in openapi.operations()}
+
+
+@pytest.mark.django_db
+def test_a_logged_out_program_gets_a_json_401_and_a_browser_the_login_page(client):
+    """Every operation behind a session: asked for JSON, a JSON 401 as declared; a
+    browser's request still goes to the login page."""
+    session_ops = [
+        (path.replace("{pk}", "1"), op)
+        for path, _, op, _ in openapi.operations()
+        if openapi.SESSION in op.security
+    ]
+    assert len(session_ops) >= 5
+    for path, op in session_ops:
+        call = client.post if op.method == "POST" else client.get
+        response = call(path, HTTP_ACCEPT="application/json")
+        assert response.status_code == 401, (path, response.status_code)
+        assert response.json()["error"] == "login_required"
+        assert 401 in op.responses
+        page = call(path, HTTP_ACCEPT="text/html,application/xhtml+xml")
+        assert page.status_code == 302 and page["Location"].startswith("/auth/login/")
