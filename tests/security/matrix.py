@@ -160,6 +160,10 @@ def allowed(rule: str, actor: Actor, item) -> bool:
     covers = _within(item.unit, acc.unit)
     if word == "subtree":
         return covers
+    if word == "roster":
+        return covers and (manager or (acc.is_support_engineer and item.unit.pk == acc.unit_id))
+    if word == "sla_manager":
+        return manager and covers and item.unit.level in (Level.MINISTRY, Level.PROVINCE)
     if word == "overseer" and arg == "unit":
         return overseer(acc) and covers
     if word == "manager_subtree":

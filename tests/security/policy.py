@@ -174,6 +174,19 @@ URLS: dict[str, str] = {
     "openapi": "public",
 }
 
+# Entry points that also name a unit in the query string (`?unit=<code>`): URL name ->
+# the rule for that unit (on top of the URL's own rule).
+# - "roster(unit)": a tier's roster: managers of the unit or above, its own engineers.
+# - "sla_manager(unit)": SLA targets and tiers: managers of a Ministry or province unit
+#   at or under their own.
+QUERIES: dict[str, str] = {
+    "account_list": "manager_subtree(unit)",
+    "support_roster": "roster(unit)",
+    "support_settings": "sla_manager(unit)",
+    "support_tiers": "sla_manager(unit)",
+    "roll_export": "overseer(unit)",
+}
+
 # Route prefix -> rule, for every pattern under it (named or not).
 PREFIXES: dict[str, str] = {  # a name in URLS takes precedence (the admin's login page)
     "admin/": "staff_site",

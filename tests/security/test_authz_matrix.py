@@ -13,6 +13,7 @@ and the terminal summary (tests/security/conftest.py)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections import Counter
@@ -55,7 +56,10 @@ def test_every_url_pattern_has_a_declared_policy_and_none_is_stale():
     routes = [e.route for e in entries]
     for prefix in policy.PREFIXES:
         assert any(r.startswith(prefix) for r in routes), f"stale prefix {prefix!r}"
-    for rule in [*policy.URLS.values(), *policy.PREFIXES.values(), *policy.FRAMES.values()]:
+    stale = sorted(set(policy.QUERIES) - set(policy.URLS))
+    assert stale == [], f"policy.py QUERIES names entry points that do not exist: {stale}"
+    rules = [*policy.URLS.values(), *policy.PREFIXES.values(), *policy.FRAMES.values()]
+    for rule in [*rules, *policy.QUERIES.values()]:
         matrix.parse(rule)
 
 
@@ -172,22 +176,37 @@ def _run_http(w, entries) -> dict:
         if actor.account is not None:
             client.force_login(actor.account, backend="accounts.backends.PasswordBackend")
         clients[actor.label] = client
+    # A case that logs out (allauth's and the admin's logout) or rotates the session
+    # must not turn the actor's later cases anonymous: each starts from these cookies.
+    cookies = {label: copy.deepcopy(c.cookies) for label, c in clients.items()}
     homes = {a.label: _homes(w, a) for a in actors if a.account is not None}
     cases, wrong, leaks = 0, [], []
     by_outcome = Counter()
-    for entry in entries:
+    # Every pattern with its parameters filled, then those that read a unit from the
+    # query string with each unit.
+    runs = [(entry, None) for entry in entries]
+    runs += [(e, policy.QUERIES[e.key]) for e in entries if e.key in policy.QUERIES]
+    for entry, query_rule in runs:
         post_only = False  # require_POST answers 405 to a GET before any permission check
         rule = matrix.rule_of(entry)
-        _word, arg = matrix.parse(rule)
-        kind = matrix.item_kind(arg, entry.params)
+        _word, arg = matrix.parse(query_rule or rule)
+        kind = matrix.item_kind(arg, entry.params) if query_rule is None else "unit"
         for actor in actors:
             for item in [None] if kind is None else _items_for(w, actor, kind, homes):
-                url = _url(entry, matrix.kwargs_for(entry, item))
-                assert resolve(url).func is entry.pattern.callback, (entry.route, url)
-                expected = matrix.allowed(rule, actor, item)
-                data = matrix.post_data_for(entry, item)
+                if query_rule is None:
+                    url = _url(entry, matrix.kwargs_for(entry, item))
+                    expected = matrix.allowed(rule, actor, item)
+                    data = matrix.post_data_for(entry, item)
+                else:
+                    url = f"{_url(entry, {})}?unit={item.obj.code}"
+                    expected = matrix.allowed(rule, actor, None) and matrix.allowed(
+                        query_rule, actor, item
+                    )
+                    data = {"unit": item.obj.code}
+                assert resolve(url.split("?")[0]).func is entry.pattern.callback, url
                 for method in ("post",) if post_only else ("get", "post"):
                     # Each case in a transaction rolled back: no case changes another's world.
+                    clients[actor.label].cookies = copy.deepcopy(cookies[actor.label])
                     with transaction.atomic():
                         response = getattr(clients[actor.label], method)(
                             url, data if method == "post" else None
@@ -203,7 +222,8 @@ def _run_http(w, entries) -> dict:
                         and "GET" not in response.get("Allow", "GET")
                     ):
                         post_only = True
-                    where = f"{method.upper()} {url} [{entry.key}: {rule}] as {actor.label}" + (
+                    declared = rule if query_rule is None else f"{rule} + ?unit {query_rule}"
+                    where = f"{method.upper()} {url} [{entry.key}: {declared}] as {actor.label}" + (
                         f" on {item.kind}@{item.home}" if item is not None else ""
                     )
                     if not _agrees(rule, expected, actor.account is None, outcome):
@@ -216,6 +236,7 @@ def _run_http(w, entries) -> dict:
     return {
         "cases": cases,
         "entry_points": len(entries),
+        "query_entry_points": len(runs) - len(entries),
         "roles_levels": len(actors) - 1,
         "actors": [a.label for a in actors],
         "leaks": leaks,
