@@ -88,8 +88,8 @@ def close(request):
 @declare(
     "GET",
     summary="Any other address under /api/: a JSON 404",
-    # Two plain segments: not an address that exists (`openapi.json`, `roll/v1/alerts`).
-    params={"rest": {"type": "string", "pattern": "^[a-z]{1,12}/[a-z0-9]{1,12}$"}},
+    # One plain segment: never an address that exists (`openapi.json`, `roll/v1/alerts`).
+    params={"rest": {"type": "string", "pattern": "^[a-z0-9_-]{1,24}$"}},
     responses={404: ERROR},
     tags=("roll API",),
 )
