@@ -153,6 +153,13 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Tasks are acknowledged when a worker takes them (Celery's default, kept on purpose): a
+# worker killed mid-task loses that message, and beat's minute jobs below redo the work
+# (roll-sync-pending: batches not yet synced; support-sweep: breaches not yet escalated).
+# The work is idempotent (a conditional update marks a batch synced; a row lock and the
+# ticket's hop guard each escalation), so a redo never doubles it. acks_late would not
+# help on Redis: an unacked message comes back only after the visibility timeout (1 h).
+# tests/faults/test_celery.py kills a worker mid-sync and mid-sweep: 0 lost, 0 doubled.
 CELERY_BEAT_SCHEDULE = {
     # Writers number their own events after commit; this only catches a writer that
     # died in between (core/events.py).
