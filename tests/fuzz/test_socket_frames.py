@@ -28,7 +28,7 @@ from tests.core.sockets import WAIT, headers_for, open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-EXAMPLES = int(os.environ.get("FUZZ_SOCKET_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("FUZZ_SOCKET_EXAMPLES", "100"))
 FIGURES: dict[str, int] = {"sockets": 0, "frames": 0, "errors": 0}
 # Frames a socket may receive unasked (broadcasts, events): not answers to a frame.
 UNASKED = ("chat.message", "resync", "notice.", "ticket.", "roll.", "chat.room")
