@@ -22,6 +22,8 @@ def pytest_terminal_summary(terminalreporter):
     except (OSError, ValueError):
         return
     for section, f in sorted(data.items()):
+        if f.get("written_at", 0) < _STARTED:
+            continue  # figures of an earlier run
         terminalreporter.write_line(
             f"authz matrix ({section}): {f['cases']} cases, {f['entry_points']} entry points, "
             f"{f['roles_levels']} roles×levels + anonymous, {f['leaks']} leaks, "

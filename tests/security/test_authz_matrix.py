@@ -1,12 +1,22 @@
 """The authorization matrix (issue 14, item 7): every entry point — each URL pattern the
 resolver holds and each socket frame type — requested as every role at every level and
-anonymously, against objects of the actor's own unit, its ancestors, its siblings and
-its descendants, and checked against the declared policy (tests/security/policy.py):
+anonymously, against objects of the actor's own unit, its parent, a sibling and a child
+(the nearest ancestor and descendant: the rules are path-prefix rules; every farther
+pair is some other actor's nearest), with each unit named in the query string where a
+page reads one, and checked against the declared policy (tests/security/policy.py):
 
 - allowed: 2xx/3xx, or a form's 400; denied: 403/404 (or 401), a redirect to the login
   page for anonymous callers, or a redirect that carries an error message (a page that
   refuses one action politely);
-- and no response, of any status, shows the marker of an object out of the actor's reach.
+- and no response, of any status, shows the marker of an object out of the actor's reach
+  (notices, attachments, rooms, messages, chat files, tickets, ticket files, problem
+  records, roll keys; people's names are not checked: region rooms rightly show them
+  across sibling units).
+
+Each HTTP case runs in a transaction rolled back after it, from the actor's own session
+cookies. The socket part sends every frame type about rooms in each relation through
+the real consumer, then posts a live message in every room and replays every event
+(events.sync after 0): nothing foreign may arrive.
 
 The figures (cases, entry points, roles × levels, leaks) go to var/security/authz.json
 and the terminal summary (tests/security/conftest.py)."""
@@ -16,6 +26,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import time
 from collections import Counter
 
 import pytest
@@ -39,7 +50,7 @@ def _report(section: str, figures: dict) -> None:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         data = {}
-    data[section] = figures
+    data[section] = figures | {"written_at": time.time()}
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False))
 
 
@@ -306,11 +317,11 @@ def _refused(frames, room_id) -> bool:
     )
 
 
-@pytest.mark.django_db(transaction=True)
-def test_every_socket_frame_as_every_role_at_every_level():
+def _run_socket(w) -> dict:
+    """Every frame type as every actor on the rooms in each relation, then live posts
+    and a full event replay; the figures, the disagreements and the leaks."""
     from chat import services as chat_services
 
-    w = world.build()
     actors = _actors(w)[1:]
     homes = {a.label: _homes(w, a) for a in actors}
     headers = {a.label: headers_for(a.account) for a in actors}
@@ -415,14 +426,40 @@ def test_every_socket_frame_as_every_role_at_every_level():
                 item = w.markers.get(mark)
                 if item is not None and not matrix.visible(actor, item):
                     leaks.append(f"{actor.label} received {mark}: {frame}")
-    figures = {
+    return {
         "cases": cases,
         "entry_points": len(policy.FRAMES),
         "roles_levels": len(actors),
-        "leaks": len(leaks),
-        "wrong": len(wrong),
+        "leaks": leaks,
+        "wrong": wrong,
         "frames_received": sum(len(v) for v in seen.values()),
     }
-    _report("socket", figures)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_socket_frame_as_every_role_at_every_level():
+    result = _run_socket(world.build())
+    leaks, wrong = result["leaks"], result["wrong"]
+    _report("socket", result | {"leaks": len(leaks), "wrong": len(wrong)})
     assert leaks == [], "\n".join(leaks[:50])
     assert wrong == [], "\n".join(wrong[:50])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_socket_matrix_catches_a_planted_leak(monkeypatch):
+    """With room membership broken for chat.sync (every room found for everyone), a
+    county clerk syncing the sibling county's room gets its messages: reported."""
+    from chat import selectors, services
+    from chat.models import Room
+
+    w = world.build()
+    monkeypatch.setattr(
+        selectors,
+        "room_or_404",
+        lambda *, account, pk: Room.objects.select_related("unit").get(pk=pk),
+    )
+    # (chat.read's own service would refuse the move of the read position: no-op here)
+    monkeypatch.setattr(services, "mark_read", lambda **kw: 0)
+    result = _run_socket(w)
+    assert any(leak.startswith("staff@county received MKmessageC2Q") for leak in result["leaks"])
+    assert any(w.startswith("chat.sync room@C2 as staff@county: denied") for w in result["wrong"])
