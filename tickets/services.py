@@ -9,6 +9,8 @@ commit — all or nothing, files included.
 
 from __future__ import annotations
 
+import os
+import uuid
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -69,7 +71,11 @@ def _store_files(files, *, ticket, event, account, stored: list) -> None:
             size=f.size,
             uploaded_by=account,
         )
-        item.file.save(item.name, f, save=False)
+        # Stored under a random name, as notices and chat do: Django shortens a name
+        # longer than the field only before its first dot, so a long name with an
+        # early dot ("2026.11.20 …") failed the upload. People see `name`.
+        ext = os.path.splitext(item.name)[1][:20]
+        item.file.save(f"{uuid.uuid4().hex}{ext}", f, save=False)
         stored.append(item.file.name)
         item.save()
 

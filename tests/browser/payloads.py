@@ -201,18 +201,22 @@ def storable(text: str) -> str:
 
 def packed(limit: int, payloads=None, sep: str = " ") -> list[str]:
     """The payloads joined into as few strings of at most `limit` characters as fit
-    (one payload longer than `limit` is cut to it): a short field carries them all
-    over several objects."""
-    out, current = [], ""
-    for p in payloads if payloads is not None else PAYLOADS:
-        text = storable(p.text)[:limit]
-        if current and len(current) + len(sep) + len(text) > limit:
-            out.append(current)
-            current = ""
-        current = f"{current}{sep}{text}" if current else text
-    if current:
-        out.append(current)
-    return out
+    (first fit, longest first; one payload longer than `limit` is cut to it): a short
+    field carries them all over a few objects, a page load carries many."""
+    texts = sorted(
+        (storable(p.text)[:limit] for p in (payloads if payloads is not None else PAYLOADS)),
+        key=len,
+        reverse=True,
+    )
+    bins: list[str] = []
+    for text in texts:
+        for i, current in enumerate(bins):
+            if len(current) + len(sep) + len(text) <= limit:
+                bins[i] = f"{current}{sep}{text}"
+                break
+        else:
+            bins.append(text)
+    return bins
 
 
 def one_line(text: str) -> str:
