@@ -262,3 +262,18 @@ def test_redis_down_is_503_logged_once_then_recovery_without_a_restart(web, faul
         log = f.read().decode(errors="replace")
     assert log.count("Traceback") == 0, log[-3000:]
     assert log.count("redis unreachable") == 1, log[-3000:]
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 500])
+def test_djangos_own_error_views_render_the_platforms_pages_too(rf, status):
+    """templates/<status>.html read right when Django renders them with no title or
+    message (its default views), not only through core/errors.py."""
+    from django.template.loader import render_to_string
+
+    from core.errors import STATUSES
+
+    with translation.override("zh-hans"):
+        html = render_to_string(f"{status}.html", {})
+        title, message = str(STATUSES[status][1]), str(STATUSES[status][2])
+    assert f"<title>{status} {title}" in html
+    assert f"<h1>{title}</h1>" in html and message in html
