@@ -185,6 +185,10 @@ QUERIES: dict[str, str] = {
     "support_settings": "sla_manager(unit)",
     "support_tiers": "sla_manager(unit)",
     "roll_export": "overseer(unit)",
+    # a notice's statistics drilled down to a unit (of the actor's own notice)
+    "notice_stats": "subtree(unit)",
+    "notice_replies": "subtree(unit)",
+    "notice_export": "subtree(unit)",
 }
 
 # Route prefix -> rule, for every pattern under it (named or not).

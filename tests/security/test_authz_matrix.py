@@ -119,6 +119,18 @@ def _items_for(w, actor, kind, homes):
     return [o for o in w.objects if o.kind == kind and o.home in homes[actor.label]]
 
 
+def _own_item(w, actor, rule, entry, homes):
+    _word, arg = matrix.parse(rule)
+    kind = matrix.item_kind(arg, entry.params)
+    if actor.account is None:
+        return _items_for(w, actor, kind, homes)[0]
+    return next(
+        o
+        for o in w.objects
+        if o.kind == kind and o.home == actor.unit_name and getattr(o, "published", True)
+    )
+
+
 def _url(entry: matrix.Entry, kwargs: dict) -> str:
     if entry.name:
         return reverse(entry.name, kwargs=kwargs)
@@ -209,8 +221,11 @@ def _run_http(w, entries) -> dict:
                     expected = matrix.allowed(rule, actor, item)
                     data = matrix.post_data_for(entry, item)
                 else:
-                    url = f"{_url(entry, {})}?unit={item.obj.code}"
-                    expected = matrix.allowed(rule, actor, None) and matrix.allowed(
+                    # A URL that also names an object (a notice's statistics) names the
+                    # actor's own unit's published one.
+                    base = _own_item(w, actor, rule, entry, homes) if entry.params else None
+                    url = f"{_url(entry, matrix.kwargs_for(entry, base))}?unit={item.obj.code}"
+                    expected = matrix.allowed(rule, actor, base) and matrix.allowed(
                         query_rule, actor, item
                     )
                     data = {"unit": item.obj.code}
