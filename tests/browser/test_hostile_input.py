@@ -505,10 +505,10 @@ def test_stored_payloads_never_run_on_any_page(
         assert roll_services.sync_pending() == 1
         _resolve_some(p)
         records = (key, secret, len(alerts))
-        return tree, p, notices, forwards, tickets, rooms, records, schools
+        return tree, p, notices, forwards, tickets, rooms, records, schools, named
 
     # Created outside Playwright's loop, so the events are pushed as they would be.
-    tree, p, notices, forwards, tickets, rooms, records, schools = outside_playwright(world)
+    tree, p, notices, forwards, tickets, rooms, records, schools, named = outside_playwright(world)
     batch = IssueBatch.objects.filter(unit=tree.county).order_by("-pk").first()
     h = hostile
 
@@ -632,7 +632,20 @@ def test_stored_payloads_never_run_on_any_page(
     expect(school.locator("#messages li.message")).to_have_count(before + len(messages))
     # Shown, as text.
     expect(school.locator("#messages")).to_contain_text("<img src=x onerror=__xss_hit('x004')>")
+    expect(school.locator("#member-list li")).not_to_have_count(0)  # hostile names in it
     h.scan(school, "chat room, messages live over the socket")
+    # An @mention from a person with a hostile name: a toast on the school's other page.
+    inbox = h.page("school, second tab")
+    log_in(inbox, p["school"].username)
+    inbox.goto("/notices/")
+    wait_for_socket(inbox)
+    outside_playwright(
+        lambda: chat_services.message_post(
+            account=named[0], room=rooms[0], body=f"@{p['school'].username} {messages[0]}"
+        )
+    )
+    expect(inbox.locator("#toasts .toast")).not_to_have_count(0)
+    h.scan(inbox, "toast of a mention by a hostile name in a hostile room")
     h.scan(county, "chat room, own messages acknowledged")
     mine = Message.objects.filter(room=rooms[0], author=p["county"]).order_by("-seq").first()
     outside_playwright(
@@ -706,6 +719,7 @@ def test_stored_payloads_never_run_on_any_page(
 
     h.close()
     assert sent > 0
+    print(f"stored: {len(h.pages_opened)} page loads, {len(set(h.pages_opened))} distinct")
     assert not h.problems, "\n".join(h.problems)
     assert len(h.pages_opened) >= 60, h.pages_opened
 
@@ -771,6 +785,7 @@ def test_reflected_payloads_never_run(transactional_db, daphne_server, hostile):
         h.visit(school, f"/roll/?status={q}", "roll status filter")
         h.visit(county, f"/tickets/dashboard/?days={q}", "dashboard days")
 
+    print(f"reflected: {len(h.pages_opened)} page loads")
     assert not h.problems, "\n".join(h.problems)
     assert len(h.pages_opened) >= 3 * len(short), len(h.pages_opened)
 
