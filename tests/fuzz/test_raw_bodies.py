@@ -6,6 +6,7 @@ or a 4xx with a JSON `error` code; never a 5xx."""
 
 import json
 import os
+from collections import Counter
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from tests.roll.helpers import API, CLOSE
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+FIGURES: Counter = Counter()
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
@@ -84,7 +86,13 @@ def roll(db, tree):
 @given(body=bodies, path=st.sampled_from([API, CLOSE]))
 def test_any_body_gets_an_answer_or_a_clear_refusal(roll, body, path):
     response = roll.post_raw(body, path)
+    FIGURES["bodies"] += 1
+    FIGURES[f"status {response.status_code}"] += 1
     assert response.status_code == 200 or 400 <= response.status_code < 500, response.content[:300]
     assert response["Content-Type"] == "application/json"
     if response.status_code != 200:
         assert isinstance(response.json().get("error"), str)
+
+
+def teardown_module():
+    print(f"\nraw body figures: {dict(sorted(FIGURES.items()))}")
