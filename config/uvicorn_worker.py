@@ -127,5 +127,9 @@ class Worker(UvicornWorker):
         "lifespan": "off",  # Django and Channels do not speak ASGI lifespan
         "ws_ping_interval": 25.0,
         "ws_ping_timeout": 20.0,
+        # A socket message past 64 KiB is closed with 1009 by the server before it is
+        # buffered whole (uvicorn's default is 16 MiB); up to that, the platform answers
+        # a frame over its own 16 KiB (core/consumers.MAX_FRAME_BYTES) with an error frame.
+        "ws_max_size": 64 * 1024,
         "proxy_headers": True,
     }

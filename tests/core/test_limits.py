@@ -352,3 +352,40 @@ def test_sockets_are_counted_across_processes_and_a_crashed_ones_lapse(people, q
         await socket.disconnect()
 
     async_to_sync(admitted_after_they_lapse)()
+
+
+# --- Socket message size in the server ---------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_socket_message_past_64_kib_is_closed_by_the_server_with_1009(server, people):
+    """Up to the server's ws_max_size the platform answers an oversized frame with an
+    error frame and keeps the socket; past it the server closes with 1009 before the
+    message is buffered whole (uvicorn's own default would buffer 16 MiB)."""
+    from asgiref.sync import async_to_sync
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    from tests.core.sockets import WAIT, headers_for
+
+    cookie = dict(headers_for(people.county_staff))[b"cookie"].decode()
+
+    async def conversation():
+        async with connect(
+            f"ws://127.0.0.1:{server.port}/ws/",
+            additional_headers={"Cookie": cookie},
+            origin=f"http://127.0.0.1:{server.port}",
+            max_size=None,
+        ) as ws:
+            hello = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+            assert hello["type"] == "hello"
+            await ws.send(json.dumps({"type": "ping", "pad": "x" * 20_000}))
+            frame = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+            assert frame["type"] == "error" and frame["code"] == "frame_too_large_or_binary"
+            await ws.send(json.dumps({"type": "ping", "pad": "x" * 100_000}))
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await asyncio.wait_for(ws.recv(), WAIT)
+            return closed.value.rcvd.code if closed.value.rcvd else None
+
+    assert async_to_sync(conversation)() == 1009
