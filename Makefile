@@ -36,7 +36,7 @@ serve: install
 serve-restart: install
 	$(PY) scripts/serve.py restart
 
-## Install what the tests need (Python packages, Chromium, HAProxy) and run the whole suite.
+## Install what the tests need (Python packages, Chromium, PostgreSQL binaries, HAProxy) and run the whole suite.
 test: install-test
 	$(PY) scripts/ensure_chromium.py
 	$(PY) scripts/shape.py
