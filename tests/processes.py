@@ -227,6 +227,21 @@ def daphne_env(
     return env
 
 
+def spawn(argv: list[str], env: dict, log: Path) -> subprocess.Popen:
+    """A platform process in the project directory, its output appended to `log`, in a
+    process group of its own (so gunicorn's worker or celery's children go with it)."""
+    with open(log, "ab") as log_file:
+        return subprocess.Popen(  # noqa: S603
+            argv,
+            cwd=PROJECT_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 class Daphne:
     def __init__(self, name: str, env: dict[str, str], log_dir: Path):
         self.name = name
@@ -250,16 +265,7 @@ class Daphne:
             argv = asgi_servers.argv(asgi_servers.chosen(), self.port, proxy_headers=False)
             if not Path(argv[0]).is_file():
                 raise ProcessError(f"{argv[0]} is missing: run `make install-test`")
-            with open(self.log, "ab") as log_file:
-                self.proc = subprocess.Popen(  # noqa: S603
-                    argv,
-                    cwd=PROJECT_DIR,
-                    env=self.env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # its group: gunicorn's worker goes with it
-                )
+            self.proc = spawn(argv, self.env, self.log)
             try:
                 self._wait_until_healthy()
                 return
@@ -332,16 +338,7 @@ class CeleryWorker:
             "--without-gossip",
             "--without-mingle",
         ]
-        with open(self.log, "ab") as log_file:
-            self.proc = subprocess.Popen(  # noqa: S603
-                argv,
-                cwd=PROJECT_DIR,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.proc = spawn(argv, self.env, self.log)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
