@@ -763,6 +763,15 @@ ZH.update(
         "Masked workbook instead": "改为导出遮蔽版",
         # issue 14 H5: fuzzing — a program asking for JSON while logged out gets a JSON 401
         "Log in first.": "请先登录。",
+        # issue 15 H8: rough edges (wording)
+        "Under 1 day": "1 天内",
+        "1–3 days": "1–3 天",
+        "3–7 days": "3–7 天",
+        "Over 7 days": "7 天以上",
+        "API key": "接口密钥",
+        "Simple formatting (Markdown): **bold**, lists, tables and links.": "支持简单格式（Markdown）：**加粗**、列表、表格和链接。",
     }
 )
 ZH.update({"status\x04Open": "未处理"})
+# issue 15 H8: a student's name and a column listing counties
+ZH.update({"person\x04Name": "姓名", "column of counties\x04County": "区县"})

@@ -39,7 +39,7 @@ class NoticeForm(AudienceFields):
         widget=forms.Textarea(attrs={"rows": 10}),
         required=False,
         max_length=50_000,
-        help_text=_("Markdown: **bold**, lists, tables and links."),
+        help_text=_("Simple formatting (Markdown): **bold**, lists, tables and links."),
     )
     priority = forms.ChoiceField(
         label=_("Priority"), choices=Priority.choices, initial=Priority.NORMAL

@@ -5,6 +5,7 @@ and allowed; the view audits every export."""
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from openpyxl import Workbook
 
 from accounts import scoping
@@ -43,7 +44,7 @@ def open_records_workbook(unit, *, unmasked: bool) -> tuple[HttpResponse, int]:
     header = [
         _("Alert"),
         _("Kind"),
-        _("Name"),
+        pgettext("person", "Name"),
         _("Gender"),
         _("Birth date"),
         _("ID number"),

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, F, Min, Q, QuerySet
 from django.db.models.functions import Substr, TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts import scoping
 from accounts.models import SEGMENT, Account, Level, Role, Unit
@@ -146,7 +147,13 @@ def search(actor, *, q: str = "", status: str = "", category: str = "") -> Query
 
 # --- the manager dashboard -------------------------------------------------------------
 
-AGE_BUCKETS = ((1, "<1d"), (3, "1–3d"), (7, "3–7d"), (None, ">7d"))
+# Column headings of the backlog-age table (issue 15: they read "<1d"… in English only).
+AGE_BUCKETS = (
+    (1, _("Under 1 day")),
+    (3, _("1–3 days")),
+    (7, _("3–7 days")),
+    (None, _("Over 7 days")),
+)
 
 
 def dashboard(actor, *, days: int, now: datetime) -> dict:
