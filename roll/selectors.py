@@ -122,7 +122,7 @@ def progress_by_child(unit: Unit) -> list[dict]:
             resolved=Count("id", filter=Q(status=RecordStatus.RESOLVED)),
             closed=Count("id", filter=Q(status=RecordStatus.CLOSED)),
             graduating_open=Count("id", filter=Q(status__in=OPEN_RECORD_STATUSES, graduating=True)),
-            oldest_open=Min("created_at", filter=Q(status__in=OPEN_RECORD_STATUSES)),
+            oldest_open=Min("detected_at", filter=Q(status__in=OPEN_RECORD_STATUSES)),
         )
     }
     # Every child unit, those without records too: no county misses a school (县不漏校).
@@ -168,7 +168,7 @@ def slowest_counties(unit: Unit, limit: int = 10) -> list[dict]:
             total=Count("id"),
             done=Count("id", filter=Q(status__in=(RecordStatus.RESOLVED, RecordStatus.CLOSED))),
             open=Count("id", filter=Q(status__in=OPEN_RECORD_STATUSES)),
-            oldest_open=Min("created_at", filter=Q(status__in=OPEN_RECORD_STATUSES)),
+            oldest_open=Min("detected_at", filter=Q(status__in=OPEN_RECORD_STATUSES)),
         )
         .filter(open__gt=0)
     )

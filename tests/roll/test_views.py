@@ -40,6 +40,8 @@ def records(tree, hebei_key, second_school):
     now = timezone.now()
 
     def intake(alerts, days_ago):
+        for a in alerts:  # found by the roll system when it was sent
+            a["detected_at"] = (now - timedelta(days=days_ago)).isoformat()
         result = services.intake(
             key=key, payload={"alerts": alerts}, now=now - timedelta(days=days_ago)
         )
