@@ -769,6 +769,7 @@ ZH.update(
         "3–7 days": "3–7 天",
         "Over 7 days": "7 天以上",
         "API key": "接口密钥",
+        "{n} new problem records": "新的问题学籍 {n} 条",
         "Simple formatting (Markdown): **bold**, lists, tables and links.": "支持简单格式（Markdown）：**加粗**、列表、表格和链接。",
     }
 )

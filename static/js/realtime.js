@@ -79,7 +79,7 @@
   function onRecords(frame) {
     const mine = frame.schools && frame.schools[body.dataset.unitCode];
     const n = mine || frame.total || 0;
-    toast(`${t("Records")}: ${Number(n)}`, frame.batch || "", "/roll/", false);
+    toast(t("RecordsN").replace("{n}", String(Number(n))), "", "/roll/", false);
     const badge = document.getElementById("roll-badge");
     if (badge && mine) {
       const value = Number(badge.textContent || 0) + Number(mine);

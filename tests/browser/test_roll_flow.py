@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connections
+from django.utils import translation
+from django.utils.translation import gettext
 from playwright.sync_api import Page, expect
 
 from accounts.models import AuditAction, AuditEvent
@@ -201,7 +203,11 @@ def test_roll_alerts_reach_the_school_live_and_the_resolution_flows_back(
 
     # --- 4. The school's open page shows the records without a reload.
     expect(school_page.locator("#toasts")).to_contain_text("新的问题学籍", timeout=LIVE)
-    expect(school_page.locator("#toasts")).to_contain_text(BATCH_ID)
+    # The toast says how many records arrived in words, not the batch's id.
+    with translation.override("zh-hans"):
+        arrived = gettext("{n} new problem records")
+    expect(school_page.locator("#toasts")).to_contain_text(arrived.replace("{n}", "3"))
+    expect(school_page.locator("#toasts")).not_to_contain_text(BATCH_ID)
     records = school_page.locator("#roll-records")
     for name in (GRADUATING_NAME, INVALID_NAME, IDENTITY_NAME):
         expect(records).to_contain_text(name, timeout=LIVE)
@@ -229,7 +235,9 @@ def test_roll_alerts_reach_the_school_live_and_the_resolution_flows_back(
     school_page.screenshot(path=results_dir / "roll-school-live.png", full_page=True)
 
     # The county manager hears of the batch too.
-    expect(county_page.locator("#toasts")).to_contain_text(BATCH_ID, timeout=LIVE)
+    expect(county_page.locator("#toasts")).to_contain_text(
+        arrived.replace("{n}", "3"), timeout=LIVE
+    )
     assert_same_document(county_page)
 
     # --- 5. The school reveals one ID number: shown in full, and audited.
