@@ -6,11 +6,29 @@ from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from accounts import login_limits, scoping
+from accounts import login_limits, scoping, services
 from accounts.adapters import refusal_response
 from accounts.models import Account, IssueKind, Role, Unit
 from accounts.services import BULK_ROLES
 from core.http import client_ip
+
+# A refused initial code that was issued to the typed username but is spent
+# (accounts.services.initial_code_spent): say so instead of "wrong username or password".
+STALE_CODE = {
+    "used": _(
+        "This initial code has already been used: it logs in only once. Log in with the "
+        "password you set; if you have forgotten it, ask the manager of the level above "
+        "you to re-issue an initial code."
+    ),
+    "expired": _(
+        "This initial code has expired. Ask the manager of the level above you (who "
+        "issued your account) to re-issue one."
+    ),
+    "replaced": _(
+        "This initial code was replaced by a newer one. Use the newest code you were "
+        "given, or ask the manager of the level above you to re-issue one."
+    ),
+}
 
 
 class LoginForm(AllauthLoginForm):
@@ -39,13 +57,18 @@ class LoginForm(AllauthLoginForm):
             return self.cleaned_data
         try:
             return super().clean()
-        except ValidationError:
+        except ValidationError as refused:
             # The failure that crosses the threshold already shows the picture.
             if not self.captcha_required and login_limits.captcha_required(
                 ip=client_ip(self.request)
             ):
                 self.captcha_required = True
                 self.fields["captcha"] = CaptchaField(label=_("Characters in the picture"))
+            stale = services.initial_code_spent(
+                username=self.data.get("login") or "", code=self.data.get("password") or ""
+            )
+            if stale is not None:
+                raise ValidationError(STALE_CODE[stale]) from refused
             raise
 
 

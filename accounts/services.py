@@ -165,6 +165,32 @@ def initial_code_consume(*, account: Account, code: str, ip: str | None = None) 
     return True
 
 
+def initial_code_spent(*, username: str, code: str) -> str | None:
+    """Why a refused initial code no longer logs in: "used", "expired" or "replaced" (a
+    re-issue revoked it), or None. Only a code that was really issued to `username` gets
+    an answer, so a guessed username or code learns nothing (the answer is None, as for
+    an unknown account); a stale code tells its holder to ask for a new one."""
+    canonical = initial_code_normalize(code or "")
+    if canonical is None or not username:
+        return None
+    issued = (
+        InitialCode.objects.filter(
+            account__username__iexact=username, digest__in=initial_code_digests(canonical)
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if issued is None:
+        return None
+    if issued.used_at is not None:
+        return "used"
+    if issued.revoked_at is not None:
+        return "replaced"
+    if issued.expires_at <= timezone.now():
+        return "expired"
+    return None
+
+
 # --- issuance -------------------------------------------------------------
 
 

@@ -770,6 +770,9 @@ ZH.update(
         "Over 7 days": "7 天以上",
         "API key": "接口密钥",
         "{n} new problem records": "新的问题学籍 {n} 条",
+        "This initial code has already been used: it logs in only once. Log in with the password you set; if you have forgotten it, ask the manager of the level above you to re-issue an initial code.": "该初始口令已使用过（只能登录一次）。请用您设置的密码登录；如果忘记了密码，请联系上级单位的管理员重新签发初始口令。",
+        "This initial code has expired. Ask the manager of the level above you (who issued your account) to re-issue one.": "该初始口令已过期。请联系上级单位的管理员（为您发放账号的人）重新签发。",
+        "This initial code was replaced by a newer one. Use the newest code you were given, or ask the manager of the level above you to re-issue one.": "该初始口令已被新口令取代。请使用您收到的最新口令，或联系上级单位的管理员重新签发。",
         "Simple formatting (Markdown): **bold**, lists, tables and links.": "支持简单格式（Markdown）：**加粗**、列表、表格和链接。",
     }
 )
