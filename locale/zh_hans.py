@@ -774,6 +774,16 @@ ZH.update(
         "This initial code has expired. Ask the manager of the level above you (who issued your account) to re-issue one.": "该初始口令已过期。请联系上级单位的管理员（为您发放账号的人）重新签发。",
         "This initial code was replaced by a newer one. Use the newest code you were given, or ask the manager of the level above you to re-issue one.": "该初始口令已被新口令取代。请使用您收到的最新口令，或联系上级单位的管理员重新签发。",
         "Simple formatting (Markdown): **bold**, lists, tables and links.": "支持简单格式（Markdown）：**加粗**、列表、表格和链接。",
+        # issue 15 H9: notifications outside the page (static/js/notify.js)
+        "mentioned you": "提到了您",
+        "Show a desktop notification when this tab is in the background and something arrives for you?": "本页在后台时，有给您的新通知、工单、@提及或问题学籍，是否用桌面通知提醒您？",
+        "Turn on": "开启",
+        "Not now": "暂不",
+        "Alerts": "提醒",
+        "Desktop notifications while this tab is in the background": "本页在后台时显示桌面通知",
+        "Play a sound": "播放提示音",
+        "The browser blocks notifications for this site: allow them in its site settings.": "浏览器已阻止本站的通知：请在浏览器的网站设置中允许。",
+        "Kept in this browser only.": "仅保存在本浏览器中。",
     }
 )
 ZH.update({"status\x04Open": "未处理"})
