@@ -589,12 +589,24 @@ def credential_sheet_rows(*, actor: Account, batch: IssueBatch) -> list[IssuedRo
     return [IssuedRow(**row) for row in data]
 
 
-def credential_sheet_workbook(*, actor: Account, batch: IssueBatch, ip: str | None = None) -> bytes:
+def login_address(requested: str) -> str:
+    """The login page's address for credential sheets: PLATFORM_URL's when configured,
+    else `requested` (the absolute URI of the login page as the request reached us)."""
+    from django.urls import reverse
+
+    if settings.PLATFORM_URL:
+        return settings.PLATFORM_URL + reverse("account_login")
+    return requested
+
+
+def credential_sheet_workbook(
+    *, actor: Account, batch: IssueBatch, ip: str | None = None, login_url: str = ""
+) -> bytes:
     """The Excel credential sheet to hand down; each download is audited."""
     from accounts import sheets
 
     rows = credential_sheet_rows(actor=actor, batch=batch)
-    content = sheets.credential_workbook(rows)
+    content = sheets.credential_workbook(rows, login_url=login_url)
     audit_event(
         action=AuditAction.SHEET_DOWNLOADED,
         actor=actor,

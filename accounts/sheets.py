@@ -14,7 +14,22 @@ from accounts.models import Role
 from core.xlsx import safe_row
 
 
-def credential_workbook(rows: Iterable) -> bytes:
+def first_login_steps() -> list[str]:
+    """What a new account holder does with a row of the sheet (the page and the workbook)."""
+    return [
+        _("Open the login address in a browser on a computer."),
+        _(
+            "Log in with your username and your initial code. The code works once, until it expires."
+        ),
+        _("Set a password of your own at once; from then on log in with it."),
+        _(
+            "If the code has expired or was already used, ask the manager of the level above "
+            "you (who issued your account) to re-issue one."
+        ),
+    ]
+
+
+def credential_workbook(rows: Iterable, *, login_url: str = "") -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = _("Credentials")
@@ -52,6 +67,15 @@ def credential_workbook(rows: Iterable) -> bytes:
         for cell in row:
             cell.number_format = "@"
     ws.freeze_panes = "A2"
+    # A second sheet, so the first stays one table (read back by scripts and mail merges).
+    guide = wb.create_sheet(_("How to log in"))
+    guide.append(safe_row(guide, [_("Login address"), login_url]))
+    guide.append([])
+    for number, step in enumerate(first_login_steps(), start=1):
+        guide.append(safe_row(guide, [str(number), step]))
+    guide["A1"].font = Font(bold=True)
+    guide.column_dimensions["A"].width = 14
+    guide.column_dimensions["B"].width = 90
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

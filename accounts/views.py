@@ -7,12 +7,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts import scoping, selectors, services
+from accounts import scoping, selectors, services, sheets
 from accounts.forms import FirstPasswordForm, HandOverForm, IssueBulkForm, IssueSingleForm
 from accounts.models import AuditAction, Role
 from core.http import client_ip
@@ -135,6 +136,10 @@ def issue(request):
     return render(request, "accounts/issue.html", {"single": single, "bulk": bulk})
 
 
+def _login_address(request) -> str:
+    return services.login_address(request.build_absolute_uri(reverse("account_login")))
+
+
 @scoping.manager_required
 def batch_detail(request, pk):
     batch = selectors.issue_batch_own_or_404(actor=request.user, pk=pk)
@@ -142,7 +147,13 @@ def batch_detail(request, pk):
         rows = services.credential_sheet_rows(actor=request.user, batch=batch)
     except services.SheetGone:
         rows = None
-    response = render(request, "accounts/batch_detail.html", {"batch": batch, "rows": rows})
+    context = {
+        "batch": batch,
+        "rows": rows,
+        "login_url": _login_address(request),
+        "steps": sheets.first_login_steps(),
+    }
+    response = render(request, "accounts/batch_detail.html", context)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -152,7 +163,10 @@ def batch_sheet(request, pk):
     batch = selectors.issue_batch_own_or_404(actor=request.user, pk=pk)
     try:
         content = services.credential_sheet_workbook(
-            actor=request.user, batch=batch, ip=client_ip(request)
+            actor=request.user,
+            batch=batch,
+            ip=client_ip(request),
+            login_url=_login_address(request),
         )
     except services.SheetGone:
         messages.error(

@@ -252,6 +252,9 @@ MFA_REQUIRED_FOR_SENIOR_MANAGERS = env.boolean("MFA_REQUIRED_FOR_SENIOR_MANAGERS
 # Initial codes handed down with new accounts.
 INITIAL_CODE_TTL_DAYS = env.integer("INITIAL_CODE_TTL_DAYS", 14)
 CREDENTIAL_SHEET_TTL_HOURS = env.integer("CREDENTIAL_SHEET_TTL_HOURS", 24)
+# The platform's public address (e.g. https://xueji.example.cn), printed on credential
+# sheets with the login path; empty: the address the issuing manager's request came to.
+PLATFORM_URL = env.string("PLATFORM_URL", "").rstrip("/")
 
 # Django's database sessions, the per-request read as written-out SQL (core/sessions.py).
 SESSION_ENGINE = "core.sessions"

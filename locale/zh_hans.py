@@ -773,6 +773,12 @@ ZH.update(
         "This initial code has already been used: it logs in only once. Log in with the password you set; if you have forgotten it, ask the manager of the level above you to re-issue an initial code.": "该初始口令已使用过（只能登录一次）。请用您设置的密码登录；如果忘记了密码，请联系上级单位的管理员重新签发初始口令。",
         "This initial code has expired. Ask the manager of the level above you (who issued your account) to re-issue one.": "该初始口令已过期。请联系上级单位的管理员（为您发放账号的人）重新签发。",
         "This initial code was replaced by a newer one. Use the newest code you were given, or ask the manager of the level above you to re-issue one.": "该初始口令已被新口令取代。请使用您收到的最新口令，或联系上级单位的管理员重新签发。",
+        "How to log in": "登录说明",
+        "Login address": "登录地址",
+        "Open the login address in a browser on a computer.": "在电脑上用浏览器打开登录地址。",
+        "Log in with your username and your initial code. The code works once, until it expires.": "用您的用户名和初始口令登录。初始口令只能使用一次，过期作废。",
+        "Set a password of your own at once; from then on log in with it.": "登录后立即设置您自己的密码，以后用该密码登录。",
+        "If the code has expired or was already used, ask the manager of the level above you (who issued your account) to re-issue one.": "如果初始口令已过期或已使用，请联系上级单位的管理员（为您发放账号的人）重新签发。",
         "Simple formatting (Markdown): **bold**, lists, tables and links.": "支持简单格式（Markdown）：**加粗**、列表、表格和链接。",
         # issue 15 H9: notifications outside the page (static/js/notify.js)
         "mentioned you": "提到了您",
