@@ -1,0 +1,88 @@
+"""Issue 15 (rough edges) in real Chromium: what only computed styles show — the ticket
+timeline without numbers and its internal notes set apart, the ticket's actions as
+visible buttons, the draft and publish buttons of one height, the SLA number fields and
+the two-factor pages styled like the rest, borders on Markdown tables."""
+
+import pytest
+from django.utils import translation
+from django.utils.translation import gettext
+from playwright.sync_api import expect
+
+from tests import factories
+from tickets import services as ticket_services
+
+STYLE = "(e, p) => getComputedStyle(e)[p]"
+
+
+def _log_in(page, username: str) -> None:
+    page.goto("/auth/login/")
+    page.locator('input[name="login"]').fill(username)
+    page.locator('input[name="password"]').fill(factories.PASSWORD)
+    page.locator('form[action="/auth/login/"] button[type="submit"]').click()
+    page.wait_for_load_state()
+
+
+def _style(locator, prop: str) -> str:
+    return locator.evaluate(STYLE, prop)
+
+
+@pytest.mark.browser
+def test_rough_edges_are_styled(transactional_db, live_server, new_context):
+    tree = factories.small_tree()
+    engineer = factories.manager(tree.county, is_support_engineer=True)
+    reporter = factories.staff(tree.school)
+    ticket = ticket_services.ticket_create(
+        actor=reporter,
+        title="导入失败",
+        description="| 列 | 值 |\n|---|---|\n| 学籍号 | 空 |",
+        category="import",
+    )
+    ticket_services.ticket_reply(actor=engineer, ticket=ticket, body="请重试")
+    ticket_services.ticket_reply(actor=engineer, ticket=ticket, body="疑似模板问题", internal=True)
+
+    page = new_context().new_page()
+    _log_in(page, engineer.username)
+    page.goto(f"/tickets/{ticket.pk}/")
+    timeline = page.locator("#ticket-timeline")
+    assert _style(timeline, "listStyleType") == "none"
+    note = timeline.locator("li.internal").filter(has_text="疑似模板问题")
+    reply = timeline.locator("li.kind-reply:not(.internal)").filter(has_text="请重试")
+    with translation.override("zh-hans"):
+        label = gettext("Internal note")
+    expect(note.locator(".internal-label")).to_have_text(label)
+    assert _style(note, "backgroundColor") != _style(reply, "backgroundColor")
+    # Markdown tables in rendered bodies have borders.
+    cell = page.locator(".ticket .body td").first
+    assert _style(cell, "borderTopStyle") == "solid" and _style(cell, "borderTopWidth") != "0px"
+    # The actions are buttons to see, not ▶ disclosures.
+    summary = page.locator("#ticket-actions details > summary").first
+    expect(summary).to_be_visible()
+    assert _style(summary, "display") == "inline-block"
+    assert _style(summary, "listStyleType") == "none"
+    assert _style(summary, "borderTopStyle") == "solid"
+
+    # Draft and publish: one height.
+    page.goto("/notices/new/")
+    draft = page.locator('button[value="draft"]')
+    publish = page.locator('button[value="publish"]')
+    assert draft.bounding_box()["height"] == publish.bounding_box()["height"]
+
+    # The province's SLA targets: number fields with the platform's border and padding.
+    province = factories.manager(tree.province)
+    page = new_context().new_page()
+    _log_in(page, province.username)
+    page.goto("/support/settings/")
+    number = page.locator("#sla-form input[type=number]").first
+    assert _style(number, "borderTopColor") == "rgb(188, 204, 220)"
+    assert _style(number, "paddingLeft") != "0px" and _style(number, "borderTopStyle") == "solid"
+
+    # The two-factor pages: allauth's form and buttons in the platform's look.
+    page.goto("/auth/2fa/totp/activate/")
+    form = page.locator("form.allauth-form")
+    expect(form).to_have_count(1)
+    assert _style(form, "backgroundColor") == "rgb(255, 255, 255)"
+    submit = form.locator('button[type="submit"]')
+    assert "primary" in (submit.get_attribute("class") or "")
+    code = form.locator("input:not([type=hidden])").first
+    assert _style(code, "borderTopColor") == "rgb(188, 204, 220)"
+
