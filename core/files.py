@@ -91,6 +91,8 @@ def undo_files():
 
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
+    # A labelled button in the platform's language instead of the browser's "Choose Files".
+    template_name = "core/widgets/file_picker.html"
 
 
 class MultipleFileField(forms.FileField):

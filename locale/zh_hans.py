@@ -774,6 +774,8 @@ ZH.update(
         "This initial code has expired. Ask the manager of the level above you (who issued your account) to re-issue one.": "该初始口令已过期。请联系上级单位的管理员（为您发放账号的人）重新签发。",
         "This initial code was replaced by a newer one. Use the newest code you were given, or ask the manager of the level above you to re-issue one.": "该初始口令已被新口令取代。请使用您收到的最新口令，或联系上级单位的管理员重新签发。",
         "How to log in": "登录说明",
+        "Choose files": "选择文件",
+        "No file chosen": "未选择文件",
         "Login address": "登录地址",
         "Open the login address in a browser on a computer.": "在电脑上用浏览器打开登录地址。",
         "Log in with your username and your initial code. The code works once, until it expires.": "用您的用户名和初始口令登录。初始口令只能使用一次，过期作废。",

@@ -86,3 +86,51 @@ def test_rough_edges_are_styled(transactional_db, live_server, new_context):
     code = form.locator("input:not([type=hidden])").first
     assert _style(code, "borderTopColor") == "rgb(188, 204, 220)"
 
+
+@pytest.mark.browser
+def test_file_pickers_speak_chinese_and_list_the_chosen_names(
+    transactional_db, live_server, new_context
+):
+    from chat import services as chat_services
+
+    tree = factories.small_tree()
+    engineer = factories.manager(tree.county, is_support_engineer=True)
+    reporter = factories.staff(tree.school)
+    ticket = ticket_services.ticket_create(
+        actor=reporter, title="导入失败", description="第 3 行", category="import"
+    )
+    room = chat_services.topic_room_create(
+        actor=engineer, name="长安区工作群", rules=[], usernames=[reporter.username]
+    )
+    with translation.override("zh-hans"):
+        choose, none = gettext("Choose files"), gettext("No file chosen")
+    assert (choose, none) == ("选择文件", "未选择文件")
+    files = [
+        {"name": "截图一.png", "mimeType": "image/png", "buffer": b"\x89PNG"},
+        {"name": "名单.xlsx", "mimeType": "application/octet-stream", "buffer": b"PK"},
+    ]
+
+    page = new_context().new_page()
+    _log_in(page, engineer.username)
+    for path, picker in (
+        ("/tickets/new/", "form .file-picker"),  # a form field (core.files widget)
+        (f"/tickets/{ticket.pk}/", "#reply-form .file-picker"),  # written in the template
+    ):
+        page.goto(path)
+        box = page.locator(picker)
+        button = box.locator("label.file-button")
+        expect(button).to_have_text(choose)
+        expect(button).to_be_visible()
+        expect(box.locator(".file-names")).to_have_text(none)
+        assert _style(box.locator("input[type=file]"), "opacity") == "0"
+        box.locator("input[type=file]").set_input_files(files)
+        expect(box.locator(".file-names")).to_have_text("截图一.png、名单.xlsx")
+
+    # Chat's attach button: a drawn paper clip (the 📎 glyph was an empty box).
+    page.goto(f"/chat/{room.pk}/")
+    attach = page.locator("#composer label.file-button")
+    expect(attach.locator("svg.icon")).to_be_visible()
+    assert attach.locator("svg.icon").bounding_box()["width"] > 10
+    assert "📎" not in page.content()
+    page.locator("#composer input[type=file]").set_input_files(files[:1])
+    expect(page.locator("#composer .file-names")).to_have_text("截图一.png")
