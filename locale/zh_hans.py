@@ -795,5 +795,7 @@ ZH.update(
     }
 )
 ZH.update({"status\x04Open": "未处理"})
+# issue 15 H10: the phone's menu button (templates/base.html)
+ZH.update({"Menu": "菜单"})
 # issue 15 H8: a student's name and a column listing counties
 ZH.update({"person\x04Name": "姓名", "column of counties\x04County": "区县"})
