@@ -14,7 +14,8 @@
   const t = (name) => (menu && menu.dataset["t" + name]) || (toasts && toasts.dataset["t" + name]) || name;
   const accountId = Number(body.dataset.accountId);
   const KEY = `xj.notify.${accountId}`;
-  const supported = "Notification" in window;
+  // Browsers offer notifications (and Web Locks) only in a secure context: HTTPS or localhost.
+  const supported = "Notification" in window && window.isSecureContext !== false;
 
   function load() {
     try { return JSON.parse(localStorage.getItem(KEY) || "{}") || {}; } catch (_) { return {}; }
@@ -50,12 +51,15 @@
       }
       case "ticket.assigned":
         return { title: `${t("Assigned")}: #${Number(frame.ticket)} ${frame.title || ""}`, body: "", url: `/tickets/${Number(frame.ticket)}/` };
-      case "chat.mention":
-        return { title: `${frame.by || ""} ${t("Mentioned")}`, body: frame.room ? frame.room.name : "", url: frame.room ? `/chat/${Number(frame.room.id)}/` : "/chat/" };
+      case "chat.mention": {
+        // A direct room's name is its key ("12:34"): no use to a reader.
+        const room = frame.room && !/^\d+:\d+$/.test(frame.room.name || "") ? frame.room.name : "";
+        return { title: `${frame.by || ""} ${t("Mentioned")}`, body: room, url: frame.room ? `/chat/${Number(frame.room.id)}/` : "/chat/" };
+      }
       case "roll.alerts": {
         // Only a batch for my own school; a county manager gets the toast and badge.
         const mine = frame.schools && frame.schools[body.dataset.unitCode];
-        return mine ? { title: `${t("Records")}: ${Number(mine)}`, body: "", url: "/roll/" } : null;
+        return mine ? { title: t("RecordsN").replace("{n}", String(Number(mine))), body: "", url: "/roll/" } : null;
       }
       default:
         return null;
@@ -141,10 +145,13 @@
   }
 
   function prompt() {
-    if (!supported || !toasts || settings.desktop !== undefined || Notification.permission === "denied") return;
+    const main = document.querySelector("main");
+    if (!supported || !main || settings.desktop !== undefined || Notification.permission === "denied") return;
     const box = document.createElement("div");
-    box.className = "notify-ask"; // not a .toast: pages and tests count those as events
-    box.setAttribute("role", "dialog");
+    // At the top of the page, not among the toasts: it stays until answered and must
+    // never cover a button (the toasts are fixed at the bottom right).
+    box.className = "notify-ask";
+    box.setAttribute("role", "region");
     const text = document.createElement("div");
     text.textContent = t("Ask");
     const yes = document.createElement("button");
@@ -157,7 +164,7 @@
     actions.className = "notify-actions";
     actions.append(yes, no);
     box.append(text, actions);
-    toasts.appendChild(box);
+    main.prepend(box);
   }
 
   // --- The settings menu in the header (templates/base.html #notify-settings).

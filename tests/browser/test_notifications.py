@@ -78,7 +78,7 @@ def open_home(page: Page) -> None:
 
 
 def turn_on_through_the_prompt(page: Page) -> None:
-    ask = page.locator("#toasts .notify-ask")
+    ask = page.locator(".notify-ask")
     expect(ask).to_contain_text(
         zh(
             "Show a desktop notification when this tab is in the background and something arrives for you?"
@@ -218,7 +218,7 @@ def test_no_notification_while_visible_or_when_turned_off_and_the_optional_sound
     wait_for_socket(page)
     expect(page.locator("#notify-desktop")).not_to_be_checked()
     expect(page.locator("#notify-sound")).to_be_checked()
-    expect(page.locator("#toasts .notify-ask")).to_have_count(0)  # asked once
+    expect(page.locator(".notify-ask")).to_have_count(0)  # asked once
     page.evaluate("() => window.__setVisibility('hidden')")
 
     publish(author, tree.county, "第二份通知")
@@ -255,4 +255,89 @@ def test_two_hidden_tabs_of_one_account_notify_once(
     assert actions == ["other-tab", "shown"]
     notes = first.evaluate(NOTES) + second.evaluate(NOTES)
     assert [n["title"] for n in notes] == [f"{zh('New notice')}: 两个标签页的通知"]
+    assert problems == []
+
+
+def _mention(author, reader, unit):
+    from chat import services as chat
+    from chat.models import Room
+
+    chat.region_rooms_ensure(author)
+    room = Room.objects.get(unit=unit)
+    chat.message_post(account=author, room=room, body=f"@{reader.username} 请看一下周报")
+    return room
+
+
+@pytest.mark.browser
+def test_a_mention_notifies_the_background_tab_and_opens_the_room(
+    transactional_db, daphne_server, new_daphne_context
+):
+    tree = factories.small_tree()
+    reader = factories.staff(tree.county)
+    author = factories.staff(tree.county, full_name="李县员")
+
+    problems: list[str] = []
+    page = watched_page(observed_context(new_daphne_context), "reader", problems)
+    log_in(page, daphne_server.url, reader.username)
+    open_home(page)
+    turn_on_through_the_prompt(page)
+    page.evaluate("() => window.__setVisibility('hidden')")
+
+    room = off_loop(lambda: _mention(author, reader, tree.county))
+    assert [d["action"] for d in decisions(page, 1)] == ["shown"]
+    assert page.evaluate(NOTES) == [
+        {"title": f"李县员 {zh('mentioned you')}", "body": "长安区", "url": f"/chat/{room.pk}/"}
+    ]
+    page.evaluate("() => window.__notes[0].dispatchEvent(new Event('click'))")
+    expect(page).to_have_url(f"{daphne_server.url}/chat/{room.pk}/")
+    assert problems == []
+
+
+def _records(province, school_code: str):
+    from roll import services as roll
+
+    key, _secret = roll.key_issue(actor=province, unit=province.unit)
+    alert = {
+        "alert_id": "HB-N-0001",
+        "kind": "id_invalid",
+        "school_code": school_code,
+        "name": "张三",
+        "gender": "M",
+        "birth_date": "2012-03-01",
+        "id_number": "130102201203011234",
+        "grade": "6",
+        "graduating": False,
+        "detected_at": "2026-11-20T08:01:00+08:00",
+        "detail": "身份证号校验位不符",
+    }
+    roll.intake(key=key, payload={"batch_id": "hb-notify-0001", "alerts": [alert]})
+    return roll.sync_pending()
+
+
+@pytest.mark.browser
+def test_a_problem_record_batch_for_my_school_notifies_the_background_tab(
+    transactional_db, daphne_server, new_daphne_context
+):
+    tree = factories.small_tree()
+    province = factories.manager(tree.province)
+    reader = factories.staff(tree.school)
+
+    problems: list[str] = []
+    page = watched_page(observed_context(new_daphne_context), "school", problems)
+    log_in(page, daphne_server.url, reader.username)
+    open_home(page)
+    turn_on_through_the_prompt(page)
+    page.evaluate("() => window.__setVisibility('hidden')")
+
+    assert off_loop(lambda: _records(province, tree.school.code)) == 1
+    # The batch, and the day's first batch also files a notice in the inbox (roll's
+    # _inbox_entries): two events, two notifications.
+    assert [d["action"] for d in decisions(page, 2)] == ["shown", "shown"]
+    notes = sorted(page.evaluate(NOTES), key=lambda n: n["url"])
+    assert notes[1] == {
+        "title": zh("{n} new problem records").replace("{n}", "1"),
+        "body": "",
+        "url": "/roll/",
+    }
+    assert notes[0]["title"] == f"{zh('New notice')}: {zh('New problem records for your school')}"
     assert problems == []
