@@ -297,8 +297,22 @@ def test_every_main_page_fits_a_phone(transactional_db, browser, live_server, re
                 if (who, path) in SHOTS:
                     page.screenshot(path=str(results_dir / SHOTS[who, path]), full_page=True)
                 opened += 1
-        # The composer in the room: the text box and the send button both on screen.
+        # The engineer's ticket actions, each opened: their forms fit too.
+        page.goto(f"/tickets/{ticket.pk}/")
+        summaries = page.locator("#ticket-actions > details > summary").all()
+        assert len(summaries) >= 2, "the assignee's actions: wait, resolve, escalate"
+        for summary in summaries:
+            summary.click()
+        problems += [f"engineer, ticket actions open: {f}" for f in page.evaluate(MEASURE)]
+        # The chat at 360 px: the composer's text box and send button on screen.
+        page.set_viewport_size({"width": 360, "height": 740})
+        for path in ("/chat/", f"/chat/{room.pk}/", "/tickets/queue/"):
+            page.goto(path)
+            problems += [f"engineer 360px {path}: {f}" for f in page.evaluate(MEASURE)]
+            opened += 1
         page.goto(f"/chat/{room.pk}/")
+        expect(page.locator("#composer button.primary")).to_be_visible()
+        page.set_viewport_size(PHONE)
         page.screenshot(path=str(results_dir / "phone-chat-room.png"), full_page=True)
         page.goto("/notices/")
         page.screenshot(path=str(results_dir / "phone-inbox.png"), full_page=True)
