@@ -357,5 +357,28 @@ def test_desk_layout_keeps_its_menu_and_tables(transactional_db, browser, live_s
         )
         assert not page.evaluate(MEASURE)
         page.screenshot(path=str(results_dir / "desk-people.png"), full_page=True)
+        # Between phone and desk (a tablet, a narrow window): tables stay tables and fit.
+        problems = []
+        for width in (700, 900):
+            page.set_viewport_size({"width": width, "height": 900})
+            for path in (
+                "/",
+                "/people/",
+                "/audit/",
+                "/tickets/all/",
+                "/tickets/dashboard/",
+                f"/notices/{notice.pk}/replies/",
+                f"/notices/{notice.pk}/stats/",
+                "/roll/keys/",
+                "/support/roster/",
+            ):
+                page.goto(path)
+                problems += [f"{width}px {path}: {f}" for f in page.evaluate(MEASURE)]
+        page.set_viewport_size({"width": 1024, "height": 900})
+        for path in ("/people/", "/audit/", "/tickets/all/", f"/notices/{notice.pk}/replies/"):
+            page.goto(path)  # tables again: nothing sideways (a status may wrap once)
+            found = page.evaluate(MEASURE)
+            problems += [f"1024px {path}: {f}" for f in found if "squeezed" not in f]
+        assert not problems, "\n".join(problems)
     finally:
         context.close()
