@@ -2,6 +2,9 @@
 collect console errors and CSP violations, and checks that a page updated live
 (no reload)."""
 
+from concurrent.futures import ThreadPoolExecutor
+
+from django.db import connections
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests import factories
@@ -47,3 +50,20 @@ def mark_document(page: Page) -> None:
 
 def assert_same_document(page: Page) -> None:
     assert page.evaluate("() => window.__sameDocument === true"), "the page was reloaded"
+
+
+def outside_playwright(fn, *, timeout: float = 120):
+    """Run `fn` (a service call, a data set-up) in a thread of its own and return its
+    result. In the test's thread Playwright's event loop is running, so the push after
+    commit (core.sockets.group_sends_soon) would refuse and the event would only be
+    stored, never sent live. The thread's database connection is closed before it
+    ends, or it would block dropping the PostgreSQL test database."""
+
+    def run():
+        try:
+            return fn()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result(timeout=timeout)

@@ -27,13 +27,11 @@ import re
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 
 import markdown
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
-from django.db import connections
 from django.test import Client
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -48,6 +46,7 @@ from escalation import services as escalation_services
 from notices import services as notice_services
 from roll import services as roll_services
 from tests import factories
+from tests.browser.pages import outside_playwright
 from tests.browser.payloads import MARKER, PAYLOADS, one_line, packed, storable
 from tickets import services as ticket_services
 from tickets.models import Category, Ticket
@@ -172,20 +171,6 @@ def log_in(page, username: str) -> None:
     page.locator('input[name="password"]').fill(factories.PASSWORD)
     page.locator('form[action="/auth/login/"] button[type="submit"]').click()
     expect(page.locator("body[data-account-id]")).to_be_attached()
-
-
-def outside_playwright(fn):
-    """Run `fn` in a thread of its own (Playwright's loop runs in this one, so a push
-    after commit would only be stored, never sent live); its connection is closed."""
-
-    def run():
-        try:
-            return fn()
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result(timeout=60)
 
 
 def roll_api(server_url: str, key_id: str, secret: str, path: str, payload) -> tuple:

@@ -14,17 +14,15 @@ Events come from the services (a notice published, a ticket raised that is route
 to the reader), as the platform sends them."""
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connections
 from django.utils import translation
 from django.utils.translation import gettext
 from playwright.sync_api import BrowserContext, Page, expect
 
 from notices import services as notices
 from tests import factories
-from tests.browser.pages import log_in, wait_for_socket, watched_page
+from tests.browser.pages import log_in, outside_playwright, wait_for_socket, watched_page
 from tickets import services as tickets
 
 OBSERVE = """(() => {
@@ -89,24 +87,8 @@ def turn_on_through_the_prompt(page: Page) -> None:
     expect(page.locator("#notify-desktop")).to_be_checked()
 
 
-def off_loop(fn):
-    """Runs a service call in a thread of its own, as tests/browser/test_roll_flow.py
-    does: in this thread Playwright's event loop is running, so the push after commit
-    would refuse and the event would only be stored. The thread's connection is closed
-    before it ends (it would block dropping the PostgreSQL test database)."""
-
-    def run():
-        try:
-            return fn()
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result(timeout=60)
-
-
 def publish(author, unit, title: str):
-    return off_loop(lambda: _publish(author, unit, title))
+    return outside_playwright(lambda: _publish(author, unit, title))
 
 
 def _publish(author, unit, title: str):
@@ -163,7 +145,7 @@ def test_background_tab_notifies_once_per_event_and_the_title_counts(
     expect(page).to_have_title(f"(1) {base_title}", timeout=LIVE)
 
     # A ticket routed to me: a second notification; the queue badge adds to the title.
-    ticket = off_loop(
+    ticket = outside_playwright(
         lambda: tickets.ticket_create(
             actor=reporter,
             title="学籍注册页面一直转圈",
@@ -283,7 +265,7 @@ def test_a_mention_notifies_the_background_tab_and_opens_the_room(
     turn_on_through_the_prompt(page)
     page.evaluate("() => window.__setVisibility('hidden')")
 
-    room = off_loop(lambda: _mention(author, reader, tree.county))
+    room = outside_playwright(lambda: _mention(author, reader, tree.county))
     assert [d["action"] for d in decisions(page, 1)] == ["shown"]
     assert page.evaluate(NOTES) == [
         {"title": f"李县员 {zh('mentioned you')}", "body": "长安区", "url": f"/chat/{room.pk}/"}
@@ -329,7 +311,7 @@ def test_a_problem_record_batch_for_my_school_notifies_the_background_tab(
     turn_on_through_the_prompt(page)
     page.evaluate("() => window.__setVisibility('hidden')")
 
-    assert off_loop(lambda: _records(province, tree.school.code)) == 1
+    assert outside_playwright(lambda: _records(province, tree.school.code)) == 1
     # The batch, and the day's first batch also files a notice in the inbox (roll's
     # _inbox_entries): two events, two notifications.
     assert [d["action"] for d in decisions(page, 2)] == ["shown", "shown"]

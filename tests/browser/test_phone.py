@@ -9,10 +9,8 @@ by a stand-in that says nothing (these pages are opened for their layout).
 """
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connections
 from playwright.sync_api import expect
 
 from accounts import services as account_services
@@ -21,6 +19,7 @@ from chat import services as chat_services
 from notices import services as notice_services
 from roll import services as roll_services
 from tests import factories
+from tests.browser.pages import outside_playwright
 from tickets import services as ticket_services
 from tickets.models import Category
 
@@ -153,20 +152,6 @@ def _world():
     return tree, p, notice, ticket, room, batch
 
 
-def _outside_playwright(fn):
-    """Run `fn` in a thread of its own: Playwright's loop runs in this one, and the
-    services push their events from a loop of their own after commit."""
-
-    def run():
-        try:
-            return fn()
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result(timeout=120)
-
-
 def _pages(tree, p, notice, ticket, room, batch):
     """(person, [paths]) for each level; every path must answer 200."""
     engineer = p["engineer"].pk
@@ -261,7 +246,7 @@ def _open(page):
 
 @pytest.mark.browser
 def test_every_main_page_fits_a_phone(transactional_db, browser, live_server, results_dir):
-    tree, p, notice, ticket, room, batch = _outside_playwright(_world)
+    tree, p, notice, ticket, room, batch = outside_playwright(_world)
     first_login = factories.staff(tree.school, full_name="新同事")
     Account.objects.filter(pk=first_login.pk).update(must_change_password=True)
     problems: list[str] = []
@@ -337,7 +322,7 @@ def _log_in_first(page, username):
 @pytest.mark.browser
 def test_desk_layout_keeps_its_menu_and_tables(transactional_db, browser, live_server, results_dir):
     """At 1280 px the menu is a row of links (no menu button) and tables stay tables."""
-    tree, p, notice, ticket, room, batch = _outside_playwright(_world)
+    tree, p, notice, ticket, room, batch = outside_playwright(_world)
     context = _context(browser, live_server, DESK)
     try:
         page = _open(context.new_page())

@@ -13,10 +13,8 @@ import json
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connections
 from django.utils import translation
 from django.utils.translation import gettext
 from playwright.sync_api import Page, expect
@@ -28,6 +26,7 @@ from tests.browser.pages import (
     assert_same_document,
     log_in,
     mark_document,
+    outside_playwright,
     wait_for_socket,
     watched_page,
 )
@@ -125,23 +124,6 @@ def roll_api(server_url: str, key_id: str, secret: str, path: str, payload=None)
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(errors="replace")
-
-
-def outside_playwright(fn):
-    """Run `fn` in a thread of its own and return its result. In the test's thread
-    Playwright's event loop is running, so the push after commit (async_to_sync in
-    core.events.push) would refuse and the event would only be stored, never sent
-    live. The thread's database connection is closed before it ends, or it would
-    block dropping the PostgreSQL test database."""
-
-    def run():
-        try:
-            return fn()
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result(timeout=60)
 
 
 def record_row(page: Page, alert_id: str):
