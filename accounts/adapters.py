@@ -78,10 +78,7 @@ class AccountAdapter(DefaultAccountAdapter):
         refusal = login_limits.attempt_begin(
             ip=client_ip(request), username=credentials.get("username") or ""
         )
-        if refusal is not None:
-            raise ImmediateHttpResponse(
-                refusal_response(request, refusal, password=credentials.get("password") or "")
-            )
+        _refuse(request, refusal, credentials)
         # Not allauth's own pre_authenticate: its "login_failed" counting of passwords is
         # replaced by the above. The limit itself stays configured (config/settings.py):
         # allauth MFA counts wrong two-factor codes with it.
@@ -97,10 +94,7 @@ class AccountAdapter(DefaultAccountAdapter):
         refusal = login_limits.attempt_failed(
             ip=client_ip(request), username=credentials.get("username") or ""
         )
-        if refusal is not None:
-            raise ImmediateHttpResponse(
-                refusal_response(request, refusal, password=credentials.get("password") or "")
-            )
+        _refuse(request, refusal, credentials)
 
 
 # URL name -> allauth's rate-limit action, for the wait time of its generic 429.
@@ -156,3 +150,11 @@ def rate_limited(request):
         headers={"Retry-After": seconds},
         context={"wait": wait},
     )
+
+
+def _refuse(request, refusal, credentials) -> None:
+    """Answer the login with the limit's 429 page or JSON, when a limit refused it."""
+    if refusal is not None:
+        raise ImmediateHttpResponse(
+            refusal_response(request, refusal, password=credentials.get("password") or "")
+        )
