@@ -49,6 +49,14 @@ class Unit(models.Model):
     path = models.CharField(max_length=SEGMENT * 6, unique=True, editable=False)
     depth = models.PositiveSmallIntegerField(editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # The name's pinyin initials (石家庄市第一中学 → "sjzsdyzx"), for the unit picker's
+    # search; written by services.unit_build and whenever the name changes.
+    initials = models.CharField(max_length=100, blank=True, db_index=True, editable=False)
+    # A school's type (小学, 初级中学, …), as proposed with the school (UnitChange).
+    school_type = models.CharField(_("school type"), max_length=20, blank=True)
+    # Set when an approved UnitChange closes the unit: it stays in the tree for the
+    # record, its accounts are disabled, and audiences, pickers and rooms leave it out.
+    closed_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["path"]
@@ -209,6 +217,19 @@ class AuditAction(models.TextChoices):
     ROLL_KEY_REVOKED = "roll.key_revoked", _("Roll API key revoked")
     ROLL_ID_UNMASKED = "roll.id_unmasked", _("ID number shown unmasked")
     ROLL_EXPORTED = "roll.exported", _("Problem records exported")
+    UNIT_CHANGE_PROPOSED = "unit.proposed", _("Unit change proposed")
+    UNIT_CHANGE_APPROVED = "unit.approved", _("Unit change approved")
+    UNIT_CHANGE_REFUSED = "unit.refused", _("Unit change refused")
+    UNIT_CHANGE_WITHDRAWN = "unit.withdrawn", _("Unit change withdrawn")
+    UNIT_ADDED = "unit.added", _("Unit added")
+    UNIT_RENAMED = "unit.renamed", _("Unit renamed")
+    UNIT_CLOSED = "unit.closed", _("Unit closed")
+    PROFILE_CHANGED = "profile.changed", _("Profile changed")
+    ACCOUNT_MOVED = "account.moved", _("Account moved to another unit")
+    REGISTER_EXPORTED = "register.exported", _("Administrators' register exported")
+    NOTICE_WITHDRAWN = "notice.withdrawn", _("Notice withdrawn")
+    NOTICE_CORRECTED = "notice.corrected", _("Notice corrected")
+    NOTICE_NUMBERING_CHANGED = "notice.numbering", _("Document numbering changed")
 
 
 class AuditEvent(models.Model):
@@ -252,3 +273,73 @@ class AuditEvent(models.Model):
     def subject_username(self) -> str:
         """The account concerned, or the name someone tried to log in as."""
         return self.target_username or str(self.detail.get("username", ""))
+
+
+class UnitChangeKind(models.TextChoices):
+    ADD = "add", _("Add a school")
+    RENAME = "rename", _("Rename")
+    CLOSE = "close", _("Close")
+
+
+class UnitChangeStatus(models.TextChoices):
+    PENDING = "pending", _("Awaiting approval")
+    APPROVED = "approved", _("Approved")
+    REFUSED = "refused", _("Refused")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class UnitChange(models.Model):
+    """A county's proposal to add, rename or close a school, approved or refused by the
+    level above (services.unit_change_*). Rows are kept after the decision: the record
+    of who changed the tree, when and why."""
+
+    kind = models.CharField(_("change"), max_length=10, choices=UnitChangeKind.choices)
+    status = models.CharField(
+        max_length=10,
+        choices=UnitChangeStatus.choices,
+        default=UnitChangeStatus.PENDING,
+        db_index=True,
+    )
+    # The proposing unit (a county): a new school hangs under it.
+    proposer_unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="+")
+    # Its path, so "proposals for me to decide" is one prefix scan of my subtree.
+    proposer_path = models.CharField(max_length=SEGMENT * 6, db_index=True)
+    # The school renamed or closed; for an addition, the school created on approval.
+    unit = models.ForeignKey(
+        Unit, on_delete=models.PROTECT, null=True, blank=True, related_name="changes"
+    )
+    # An addition: the school's identifier code (学校标识码) and type; an addition or
+    # a rename: the (new) name. The old name is kept for the record.
+    code = models.CharField(_("code"), max_length=10, blank=True)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    old_name = models.CharField(max_length=100, blank=True)
+    school_type = models.CharField(_("school type"), max_length=20, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    proposed_by = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Proposals sent together in one Excel workbook share this.
+    batch = models.UUIDField(null=True, blank=True, db_index=True)
+    decided_by = models.ForeignKey(
+        Account, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(_("reason for the decision"), blank=True)
+
+    class Meta:
+        ordering = ["-proposed_at", "-id"]
+        constraints = [
+            # One open proposal per school and per new code at a time.
+            models.UniqueConstraint(
+                fields=["unit"],
+                condition=Q(status="pending", unit__isnull=False),
+                name="unit_change_one_pending_per_unit",
+            ),
+            models.UniqueConstraint(
+                fields=["code"],
+                condition=Q(status="pending", kind="add"),
+                name="unit_change_one_pending_per_new_code",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.code or self.unit_id} ({self.status})"

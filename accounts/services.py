@@ -21,6 +21,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
+from pypinyin import Style as PinyinStyle
+from pypinyin import lazy_pinyin
 
 from accounts import scoping
 from accounts.models import (
@@ -71,12 +73,24 @@ def audit_event(
 # --- units ----------------------------------------------------------------
 
 
+def unit_initials(name: str) -> str:
+    """A unit name's pinyin initials (石家庄市第一中学 → "sjzsdyzx"), for the picker's search."""
+    return "".join(lazy_pinyin(name, style=PinyinStyle.FIRST_LETTER)).lower()[:100]
+
+
 def unit_build(*, level: str, code: str, name: str, parent: Unit | None) -> Unit:
     """An unsaved unit with its path and depth, after checking it fits the tree."""
     if parent is None:
         if level != Level.MINISTRY:
             raise ValidationError(_("Only the Ministry has no parent unit."))
-        return Unit(level=level, code=code, name=name, path=path_segment(code), depth=0)
+        return Unit(
+            level=level,
+            code=code,
+            name=name,
+            path=path_segment(code),
+            depth=0,
+            initials=unit_initials(name),
+        )
     if parent.level not in ALLOWED_PARENT_LEVELS[level]:
         raise ValidationError(
             _("A %(level)s cannot sit under a %(parent)s.")
@@ -89,6 +103,7 @@ def unit_build(*, level: str, code: str, name: str, parent: Unit | None) -> Unit
         parent=parent,
         path=parent.path + path_segment(code),
         depth=parent.depth + 1,
+        initials=unit_initials(name),
     )
 
 

@@ -53,10 +53,41 @@ class Notice(models.Model):
     forward_note = models.TextField(_("forwarding note"), blank=True)
     last_reminded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The circular's formal shape (issue 15): its document number (文号, e.g.
+    # 冀教学籍〔2026〕12号, from the author unit's DocNumberRule when published), the main
+    # recipients line (主送), the issuing authority's line (落款) and the date (成文日期).
+    doc_number = models.CharField(_("document number"), max_length=60, blank=True)
+    doc_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    doc_seq = models.PositiveIntegerField(null=True, blank=True)
+    main_recipients = models.CharField(_("main recipients (主送)"), max_length=300, blank=True)
+    issuer_line = models.CharField(_("issuing authority (落款)"), max_length=100, blank=True)
+    signed_on = models.DateField(_("date of issue (成文日期)"), null=True, blank=True)
+    # Withdrawn (撤回): recipients still see the notice, marked withdrawn with the reason;
+    # what they read and acknowledged is kept.
+    withdrawn_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    withdrawn_by = models.ForeignKey(
+        Account, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    withdraw_reason = models.TextField(_("reason for withdrawing"), blank=True)
+    # A correction (更正) is a new notice, version n + 1, that `corrects` the old one;
+    # the old one is then superseded and points its readers to the new version.
+    corrects = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="corrections"
+    )
+    version = models.PositiveSmallIntegerField(default=1)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    correction_note = models.TextField(_("what was corrected"), blank=True)
 
     class Meta:
         ordering = ["-published_at", "-id"]
         indexes = [models.Index(fields=["status", "publish_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["author_unit", "doc_year", "doc_seq"],
+                condition=models.Q(doc_seq__isnull=False),
+                name="notice_doc_number_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -213,3 +244,35 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"reminder {self.notice_id} {self.mode}"
+
+
+class DocNumberRule(models.Model):
+    """A unit's rule for its circulars' document numbers (文号): the prefix (机关代字,
+    e.g. 冀教学籍) and the pattern, numbered from 1 each year."""
+
+    unit = models.OneToOneField(Unit, on_delete=models.CASCADE, related_name="+")
+    prefix = models.CharField(_("issuing authority's abbreviation (机关代字)"), max_length=30)
+    # {prefix}, {year} and {n} are filled in; the default gives 冀教学籍〔2026〕12号.
+    pattern = models.CharField(_("pattern"), max_length=60, default="{prefix}〔{year}〕{n}号")
+    issuer_line = models.CharField(_("issuing authority (落款)"), max_length=100, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.unit_id}: {self.prefix}"
+
+
+class DocNumberCounter(models.Model):
+    """The last number given in one unit's year; locked row by row when numbering, so
+    two circulars of one unit never share a number and other units never wait."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="+")
+    year = models.PositiveSmallIntegerField()
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["unit", "year"], name="doc_number_counter_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit_id} {self.year}: {self.last}"
