@@ -9,6 +9,7 @@ from django.utils.translation import gettext
 from playwright.sync_api import expect
 
 from tests import factories
+from tests.browser.pages import outside_playwright
 from tickets import services as ticket_services
 
 STYLE = "(e, p) => getComputedStyle(e)[p]"
@@ -28,17 +29,23 @@ def _style(locator, prop: str) -> str:
 
 @pytest.mark.browser
 def test_rough_edges_are_styled(transactional_db, live_server, new_context):
-    tree = factories.small_tree()
-    engineer = factories.manager(tree.county, is_support_engineer=True)
-    reporter = factories.staff(tree.school)
-    ticket = ticket_services.ticket_create(
-        actor=reporter,
-        title="导入失败",
-        description="| 列 | 值 |\n|---|---|\n| 学籍号 | 空 |",
-        category="import",
-    )
-    ticket_services.ticket_reply(actor=engineer, ticket=ticket, body="请重试")
-    ticket_services.ticket_reply(actor=engineer, ticket=ticket, body="疑似模板问题", internal=True)
+    def set_up():
+        tree = factories.small_tree()
+        engineer = factories.manager(tree.county, is_support_engineer=True)
+        reporter = factories.staff(tree.school)
+        ticket = ticket_services.ticket_create(
+            actor=reporter,
+            title="导入失败",
+            description="| 列 | 值 |\n|---|---|\n| 学籍号 | 空 |",
+            category="import",
+        )
+        ticket_services.ticket_reply(actor=engineer, ticket=ticket, body="请重试")
+        ticket_services.ticket_reply(
+            actor=engineer, ticket=ticket, body="疑似模板问题", internal=True
+        )
+        return tree, engineer, ticket
+
+    tree, engineer, ticket = outside_playwright(set_up)
 
     page = new_context().new_page()
     _log_in(page, engineer.username)
@@ -68,7 +75,7 @@ def test_rough_edges_are_styled(transactional_db, live_server, new_context):
     assert draft.bounding_box()["height"] == publish.bounding_box()["height"]
 
     # The province's SLA targets: number fields with the platform's border and padding.
-    province = factories.manager(tree.province)
+    province = outside_playwright(lambda: factories.manager(tree.province))
     page = new_context().new_page()
     _log_in(page, province.username)
     page.goto("/support/settings/")
@@ -93,15 +100,19 @@ def test_file_pickers_speak_chinese_and_list_the_chosen_names(
 ):
     from chat import services as chat_services
 
-    tree = factories.small_tree()
-    engineer = factories.manager(tree.county, is_support_engineer=True)
-    reporter = factories.staff(tree.school)
-    ticket = ticket_services.ticket_create(
-        actor=reporter, title="导入失败", description="第 3 行", category="import"
-    )
-    room = chat_services.topic_room_create(
-        actor=engineer, name="长安区工作群", rules=[], usernames=[reporter.username]
-    )
+    def set_up():
+        tree = factories.small_tree()
+        engineer = factories.manager(tree.county, is_support_engineer=True)
+        reporter = factories.staff(tree.school)
+        ticket = ticket_services.ticket_create(
+            actor=reporter, title="导入失败", description="第 3 行", category="import"
+        )
+        room = chat_services.topic_room_create(
+            actor=engineer, name="长安区工作群", rules=[], usernames=[reporter.username]
+        )
+        return engineer, ticket, room
+
+    engineer, ticket, room = outside_playwright(set_up)
     with translation.override("zh-hans"):
         choose, none = gettext("Choose files"), gettext("No file chosen")
     assert (choose, none) == ("选择文件", "未选择文件")
