@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from accounts import scoping, selectors, services, sheets
 from accounts.forms import FirstPasswordForm, HandOverForm, IssueBulkForm, IssueSingleForm
 from accounts.models import AuditAction, Role
+from core import todo
 from core.http import client_ip
 
 PAGE_SIZE = 50
@@ -25,8 +26,15 @@ PAGE_SIZE = 50
 def home(request):
     # The latest notices come from notices' own template tag (templates sit above the
     # apps; accounts sits below notices and imports none of it).
+    # The to-dos come from each app's own section, registered with core.todo.
     user = request.user
-    context = {"unit": user.unit}
+    sections = todo.collect(user)
+    context = {
+        "unit": user.unit,
+        "todo": sections[todo.Part.MINE],
+        "todo_pending": todo.pending(sections[todo.Part.MINE]),
+        "lag": sections[todo.Part.LAG],
+    }
     if scoping.is_manager(user):
         accounts = scoping.accounts_within(user.unit)
         context.update(

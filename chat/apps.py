@@ -14,3 +14,14 @@ class ChatConfig(AppConfig):
         sockets.register_frames(handlers.HANDLERS)
         for kind in ("chat.room_added", "chat.room_removed"):
             sockets.register_event_hook(kind, handlers.follow_room)
+
+        from chat import todo as chat_todo
+        from core import todo
+
+        todo.register(
+            key="chat.unread",
+            part=todo.Part.MINE,
+            order=40,
+            template="chat/todo_unread.html",
+            read=chat_todo.unread,
+        )

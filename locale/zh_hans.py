@@ -799,3 +799,46 @@ ZH.update({"status\x04Open": "未处理"})
 ZH.update({"Menu": "菜单"})
 # issue 15 H8: a student's name and a column listing counties
 ZH.update({"person\x04Name": "姓名", "column of counties\x04County": "区县"})
+# issue 15 C: the to-do home (templates/*/todo_*.html, accounts/home.html)
+ZH.update(
+    {
+        "What needs me now": "我的待办",
+        "Nothing to do": "暂无待办",
+        "Units that lag behind": "落后的下级单位",
+        "Acknowledgements due": "待回执的通知",
+        "due %(when)s": "截止 %(when)s",
+        "no deadline": "无截止时间",
+        "%(n)s more to acknowledge": "另有 %(n)s 条待回执",
+        "No acknowledgements due.": "没有待回执的通知。",
+        "Overdue acknowledgements": "逾期未回执",
+        "%(n)s not acknowledged, over %(k)s overdue notices": "%(n)s 人未回执，涉及 %(k)s 条逾期通知",
+        "%(n)s units lag in all.": "共 %(n)s 个单位落后。",
+        "No unit is behind on an overdue acknowledgement.": "没有单位逾期未回执。",
+        "Tickets waiting on me": "等我处理的工单",
+        "Waiting for your reply": "等待您答复",
+        "Resolved: confirm or reopen": "已解决：请确认或重新打开",
+        "Assigned to you": "已分派给您",
+        "Unassigned at your tier": "本级待分派",
+        "SLA due %(when)s": "时限 %(when)s",
+        "%(n)s more tickets": "另有 %(n)s 个工单",
+        "No ticket is waiting on you.": "没有等您处理的工单。",
+        "%(n)s open, the oldest since %(when)s": "%(n)s 个未结，最早的自 %(when)s",
+        "No open tickets below you.": "下级没有未结工单。",
+        "Open problem records": "未处理的问题学籍",
+        "%(n)s of graduating students": "毕业年级 %(n)s 条",
+        "grade %(g)s": "%(g)s 年级",
+        "Work through my school's records": "处理本校问题学籍",
+        "Problem records in my area": "辖区问题学籍",
+        "No open problem records.": "没有未处理的问题学籍。",
+        "%(n)s open, %(g)s graduating": "%(n)s 条未处理，其中毕业年级 %(g)s 条",
+        "oldest %(when)s": "最早 %(when)s",
+        "No open problem records below you.": "下级没有未处理的问题学籍。",
+        "Unread rooms": "未读的聊天室",
+        "Mentions": "@我的消息",
+        "%(who)s mentioned you": "%(who)s 提到了您",
+        "%(n)s more rooms": "另有 %(n)s 个聊天室",
+        "No unread messages.": "没有未读消息。",
+        "Within %(name)s": "范围：%(name)s",
+        "everywhere": "全部",
+    }
+)

@@ -12,6 +12,24 @@ class NoticesConfig(AppConfig):
 
         filters.register("notice.reminder", selectors.reminder_applies)
 
+        from core import todo
+        from notices import todo as notice_todo
+
+        todo.register(
+            key="notices.acks",
+            part=todo.Part.MINE,
+            order=10,
+            template="notices/todo_acks.html",
+            read=notice_todo.acks_due,
+        )
+        todo.register(
+            key="notices.lag",
+            part=todo.Part.LAG,
+            order=10,
+            template="notices/todo_lag.html",
+            read=notice_todo.lagging_units,
+        )
+
         from accounts import demo
 
         demo.register("notices.demo.seed")

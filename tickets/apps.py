@@ -12,3 +12,21 @@ class TicketsConfig(AppConfig):
 
         filters.register("ticket.changed", selectors.wants_ticket_event)
         filters.register("ticket.warning", selectors.wants_ticket_event)
+
+        from core import todo
+        from tickets import todo as ticket_todo
+
+        todo.register(
+            key="tickets.waiting",
+            part=todo.Part.MINE,
+            order=20,
+            template="tickets/todo_waiting.html",
+            read=ticket_todo.waiting_on,
+        )
+        todo.register(
+            key="tickets.lag",
+            part=todo.Part.LAG,
+            order=20,
+            template="tickets/todo_lag.html",
+            read=ticket_todo.lagging_units,
+        )

@@ -128,8 +128,14 @@ def tier_queue(actor, *, waiting_only: bool = False) -> QuerySet[Ticket]:
     return qs.select_related(*LIST_FIELDS).order_by("tier_entered_at", "id")
 
 
-def search(actor, *, q: str = "", status: str = "", category: str = "") -> QuerySet[Ticket]:
+def search(
+    actor, *, q: str = "", status: str = "", category: str = "", unit: Unit | None = None
+) -> QuerySet[Ticket]:
+    """`unit`: only tickets raised within it (the home page's lagging units link here);
+    the visibility rule still applies."""
     qs = visible_tickets(actor)
+    if unit is not None:
+        qs = qs.filter(scoping.under("reporter_path", unit.path))
     if status == "open":
         qs = qs.filter(status__in=OPEN_STATUSES)
     elif status in Status.values:

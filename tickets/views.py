@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import scoping
-from accounts.models import Account
+from accounts.models import Account, Unit
 from core.http import private_download
 from core.openapi import PAGE_REFUSALS, SESSION, declare
 from tickets import exports, selectors, services, support
@@ -112,16 +112,24 @@ def _search_args(request):
     category = request.GET.get("category", "")
     if category not in Category.values:
         category = ""
-    return q, status, category
+    return q, status, category, _within(request)
+
+
+def _within(request) -> Unit | None:
+    """?unit=<code>: a unit in the actor's subtree, else no narrowing."""
+    code = request.GET.get("unit", "").strip()[:10]
+    unit = Unit.objects.filter(code=code).first() if code else None
+    return unit if unit is not None and scoping.can_view_unit(request.user, unit) else None
 
 
 @scoping.login_and_unit_required
 def all_tickets(request):
     if not selectors.is_support_person(request.user):
         raise PermissionDenied
-    q, status, category = _search_args(request)
+    q, status, category, unit = _search_args(request)
     page = Paginator(
-        selectors.search(request.user, q=q, status=status, category=category), PAGE_SIZE
+        selectors.search(request.user, q=q, status=status, category=category, unit=unit),
+        PAGE_SIZE,
     ).get_page(request.GET.get("page"))
     return render(
         request,
@@ -134,6 +142,7 @@ def all_tickets(request):
             "q": q,
             "status": status,
             "category": category,
+            "within": unit,
             "statuses": Status.choices,
             "categories": Category.choices,
             "now": timezone.now(),
@@ -143,9 +152,10 @@ def all_tickets(request):
 
 @scoping.manager_required
 def export(request):
-    q, status, category = _search_args(request)
+    q, status, category, unit = _search_args(request)
     return exports.tickets_workbook(
-        request.user, selectors.search(request.user, q=q, status=status, category=category)
+        request.user,
+        selectors.search(request.user, q=q, status=status, category=category, unit=unit),
     )
 
 
