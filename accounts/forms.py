@@ -10,6 +10,7 @@ from accounts import login_limits, scoping, services
 from accounts.adapters import refusal_response
 from accounts.models import Account, IssueKind, Role, Unit
 from accounts.services import BULK_ROLES
+from accounts.widgets import UnitPickerInput
 from core.http import client_ip
 
 # A refused initial code that was issued to the typed username but is spent
@@ -78,6 +79,7 @@ class FirstPasswordForm(SetPasswordForm):
 
 class _UnitCodeField(forms.CharField):
     def __init__(self, **kwargs):
+        kwargs.setdefault("widget", UnitPickerInput())
         super().__init__(label=_("Unit code"), max_length=10, **kwargs)
 
 

@@ -10,7 +10,7 @@ from django.db.models.functions import Substr
 from django.http import Http404
 
 from accounts import scoping
-from accounts.models import SEGMENT, Account, IssueBatch, Level, Role, Unit
+from accounts.models import LEVEL_ORDER, SEGMENT, Account, IssueBatch, Level, Role, Unit
 
 
 def mfa_required_but_missing(user) -> bool:
@@ -137,3 +137,98 @@ def issue_batch_own_or_404(*, actor, pk: int) -> IssueBatch:
 
 def recent_batches(*, actor, limit: int = 10):
     return IssueBatch.objects.filter(issued_by=actor).select_related("unit")[:limit]
+
+
+# --- the unit picker (issue 15): search and browse within the actor's subtree ----------
+
+PICKER_LIMIT = 20
+
+
+def levels_below(level: str) -> list[str]:
+    """The levels strictly below `level`, highest first (a county: ["school"])."""
+    return [lv.value for lv in LEVEL_ORDER[LEVEL_ORDER.index(level) + 1 :]]
+
+
+def unit_search(actor, q: str, *, levels=None, limit: int = PICKER_LIMIT) -> list[Unit]:
+    """Open units of the actor's subtree (its own unit included) matching `q`, highest
+    level first (the actor's own, then the levels below), by code among those found of
+    a level, at most `limit`.
+
+    - digits: the code's prefix;
+    - Latin letters: the pinyin initials' prefix (石家庄 for "sjz"), then, while short
+      of `limit`, initials or name containing them;
+    - anything else (Chinese): the name containing it.
+
+    Asked level by level, each query with the room left as its LIMIT, so that the
+    highest units come first without sorting the whole match (ordering 300,000 schools
+    by depth made every search of the Ministry a full scan); a prefix is LIKE 'q%' on
+    PostgreSQL, served by the code's and initials' pattern indexes (Django's *_like).
+    Nothing counts the whole match. A name's "contains" has no index: at the Ministry
+    an unmatched word reads the table once (docs/architecture.md has the figures)."""
+    if not scoping.is_active_account(actor):
+        return []
+    q = " ".join((q or "").split())[:50]
+    mine = LEVEL_ORDER.index(actor.unit.level)
+    order = [lv.value for lv in LEVEL_ORDER[mine:] if not levels or lv.value in levels]
+    base = scoping.units_within(actor.unit).filter(closed_at__isnull=True)
+    if not q:
+        tiers = [Q()]
+    elif q.isascii() and q.isdigit():
+        tiers = [Q(code__startswith=q)]
+    elif q.isascii() and q.replace(" ", "").isalpha():
+        letters = q.replace(" ", "").lower()
+        tiers = [
+            Q(initials__startswith=letters),
+            (Q(initials__contains=letters) | Q(name__icontains=q))
+            & ~Q(initials__startswith=letters),
+        ]
+    else:
+        tiers = [Q(name__icontains=q)]
+    found: list[Unit] = []
+    for tier in tiers:
+        for level in order:
+            if len(found) >= limit:
+                return found
+            # No ORDER BY: with one, PostgreSQL may walk the whole code index hoping
+            # for an early match of a rare "contains" (a second, where a scan of the
+            # range takes 20 ms); the few rows found are put in code order here.
+            rows = base.filter(tier, level=level).order_by()[: limit - len(found)]
+            found += sorted(rows, key=lambda u: u.code)
+    return found
+
+
+def unit_children(actor, code: str = "", *, levels=None) -> tuple[Unit, list[Unit], dict]:
+    """One level of the tree for browsing: the unit (`code`, by default the actor's own;
+    Http404 outside its subtree), its open children by code, and each child's number of
+    open children (one grouped query over the children's ids, on the parent index; a
+    county's schools answer 0 without a query).
+
+    With `levels`, only children on the way to a unit of those levels are listed: a
+    child of a chosen level, or of a level above one (a school's children are none)."""
+    unit = actor.unit if not code else unit_visible_or_404(actor=actor, code=code)
+    children = Unit.objects.filter(parent=unit, closed_at__isnull=True)
+    if levels:
+        wanted = [LEVEL_ORDER.index(lv) for lv in levels if lv in Level.values]
+        lowest = max(wanted, default=len(LEVEL_ORDER) - 1)
+        children = children.filter(level__in=[lv.value for lv in LEVEL_ORDER[: lowest + 1]])
+    children = list(children.order_by("code")[:2000])
+    counts = {}
+    parents = [c.pk for c in children if c.level != Level.SCHOOL]
+    if parents:
+        counts = dict(
+            Unit.objects.filter(parent_id__in=parents, closed_at__isnull=True)
+            .values("parent_id")
+            .annotate(n=Count("id"))
+            .values_list("parent_id", "n")
+        )
+    return unit, children, {c.pk: counts.get(c.pk, 0) for c in children}
+
+
+def units_by_code(actor, codes) -> list[Unit]:
+    """The units of the actor's subtree among `codes` (the picker's chips for codes
+    already typed), in the order given; unknown or out-of-reach codes are left out."""
+    codes = [c for c in dict.fromkeys(codes) if c][:200]
+    if not codes or not scoping.is_active_account(actor):
+        return []
+    found = {u.code: u for u in scoping.units_within(actor.unit).filter(code__in=codes)}
+    return [found[c] for c in codes if c in found]

@@ -11,6 +11,7 @@ import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import lru_cache
 
 from cryptography.fernet import InvalidToken, MultiFernet
 from django.conf import settings
@@ -23,6 +24,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from pypinyin import Style as PinyinStyle
 from pypinyin import lazy_pinyin
+from pypinyin.seg.simpleseg import seg as pinyin_seg
 
 from accounts import scoping
 from accounts.models import (
@@ -73,9 +75,19 @@ def audit_event(
 # --- units ----------------------------------------------------------------
 
 
+@lru_cache(maxsize=100_000)
+def _word_initials(word: str) -> str:
+    return "".join(lazy_pinyin(word, style=PinyinStyle.FIRST_LETTER))
+
+
 def unit_initials(name: str) -> str:
-    """A unit name's pinyin initials (石家庄市第一中学 → "sjzsdyzx"), for the picker's search."""
-    return "".join(lazy_pinyin(name, style=PinyinStyle.FIRST_LETTER)).lower()[:100]
+    """A unit name's pinyin initials (石家庄市第一中学 → "sjzsdyzx"), for the picker's search.
+
+    pypinyin cuts the name into its words (长安|区|第一|中学) and reads each word alone,
+    so a word's initials are kept once computed: an import of 300,000 school names
+    reads the few thousand words they share instead of every name (the same answer as
+    lazy_pinyin on the whole name, several times faster)."""
+    return "".join(_word_initials(word) for word in pinyin_seg(name)).lower()[:100]
 
 
 def unit_build(*, level: str, code: str, name: str, parent: Unit | None) -> Unit:
@@ -731,7 +743,8 @@ def divisions_import(*, provinces: set[str] | None = None) -> ImportReport:
                     existing[code] = unit
                 elif unit.name != name:
                     unit.name = name
-                    unit.save(update_fields=["name"])
+                    unit.initials = unit_initials(name)
+                    unit.save(update_fields=["name", "initials"])
                     report.renamed += 1
                 else:
                     report.unchanged += 1
@@ -852,7 +865,8 @@ def schools_import(*, rows: list[tuple[int, str, str, str]]) -> SchoolImportResu
                 new.append(unit_build(level=Level.SCHOOL, code=code, name=name, parent=county))
             elif unit.name != name:
                 unit.name = name
-                unit.save(update_fields=["name"])
+                unit.initials = unit_initials(name)
+                unit.save(update_fields=["name", "initials"])
                 result.renamed += 1
             else:
                 result.unchanged += 1

@@ -218,7 +218,9 @@ def policy(request, pk):
 
 @scoping.manager_required
 def new_room(request):
-    form = TopicRoomForm(request.POST or None, initial={"rule_units": request.user.unit.code})
+    form = TopicRoomForm(
+        request.POST or None, actor=request.user, initial={"rule_units": request.user.unit.code}
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

@@ -4,6 +4,7 @@ from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
+from accounts import picker
 from accounts import views as accounts
 from core import error_views
 from core import views as core
@@ -20,6 +21,10 @@ urlpatterns = [
     path("password/first/", accounts.password_first, name="password_first"),
     path("units/", accounts.my_unit, name="my_unit"),
     path("units/<str:code>/", accounts.unit_detail, name="unit_detail"),
+    # The unit picker's JSON (static/js/unit_picker.js), beside units/<str:code>/.
+    path("unit-picker/search.json", picker.search, name="unit_picker_search"),
+    path("unit-picker/children.json", picker.children, name="unit_picker_children"),
+    path("unit-picker/units.json", picker.units, name="unit_picker_units"),
     path("people/", accounts.account_list, name="account_list"),
     path("people/issue/", accounts.issue, name="account_issue"),
     path("people/batches/<int:pk>/", accounts.batch_detail, name="issue_batch"),

@@ -842,3 +842,27 @@ ZH.update(
         "everywhere": "全部",
     }
 )
+
+# Issue 15, task A1: the unit picker (accounts/widgets.py, static/js/unit_picker.js) and
+# the notice forms' levels below one's own.
+ZH.update(
+    {
+        "Find a unit: name, pinyin initials (e.g. sjz) or code": "查找单位：名称、拼音首字母（如 sjz）或代码",
+        "Units found": "查到的单位",
+        "Browse the units": "按层级选择",
+        "Open its units": "展开下级单位",
+        "Remove this unit": "移除该单位",
+        "Chosen units": "已选单位",
+        "No unit found in your jurisdiction.": "在您的管辖范围内没有找到单位。",
+        "No unit has this code in your jurisdiction": "您的管辖范围内没有这个代码的单位",
+        "closed down": "已撤销",
+        "Loading…": "正在加载…",
+        "The units could not be loaded. Type the codes instead.": "单位列表加载失败，请直接输入单位代码。",
+        "%s below": "下级 %s 个",
+        "Added: %s": "已添加：%s",
+        "Removed: %s": "已移除：%s",
+        "Codes (you may also type them)": "单位代码（也可以直接输入）",
+        "Only the levels below your own can be chosen.": "只能选择本级以下的层级。",
+        "A %(own)s cannot send to the %(levels)s level: choose levels below your own.": "%(own)s不能发送给%(levels)s：请选择本级以下的层级。",
+    }
+)

@@ -3,9 +3,17 @@ import re
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.selectors import levels_below
+from accounts.widgets import UnitPickerInput
 from core.files import MultipleFileField
 from notices.models import Priority, Reminder
 from notices.selectors import targetable_levels
+
+
+def offered_levels(actor) -> list[str]:
+    """The levels a manager's notice or forward offers: only those below its own unit's
+    (a county: 学校); a school, with none below, its own (its own staff)."""
+    return levels_below(actor.unit.level) or [actor.unit.level]
 
 
 def split_codes(value: str) -> list[str]:
@@ -16,6 +24,7 @@ class AudienceFields(forms.Form):
     target_codes = forms.CharField(
         label=_("Send to units (codes)"),
         max_length=2000,
+        widget=UnitPickerInput(multiple=True),
         help_text=_(
             "One or more unit codes in your jurisdiction, separated by spaces or commas; each reaches the unit and everything under it."
         ),
@@ -25,8 +34,19 @@ class AudienceFields(forms.Form):
         choices=targetable_levels,
         widget=forms.CheckboxSelectMultiple,
         help_text=_("Which levels of those subtrees receive it."),
+        error_messages={
+            "invalid_choice": _("Only the levels below your own can be chosen."),
+        },
     )
     managers_only = forms.BooleanField(label=_("Managers only"), required=False)
+
+    def __init__(self, *args, actor=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if actor is not None:
+            offered = offered_levels(actor)
+            self.fields["levels"].choices = [
+                (value, label) for value, label in targetable_levels() if value in offered
+            ]
 
     def clean_target_codes(self):
         return split_codes(self.cleaned_data["target_codes"])

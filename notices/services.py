@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import scoping
-from accounts.models import Level, Unit
+from accounts.models import LEVEL_ORDER, Level, Unit
 from core import events
 from core.files import check_files, clean_file_name, undo_files
 from core.markup import render_body
@@ -69,6 +69,19 @@ def resolve_audience(
     allowed_levels = {lv.value for lv in Level if lv != Level.MINISTRY}
     if not levels or any(lv not in allowed_levels for lv in levels):
         errors.append(_("Choose at least one level to send to."))
+    elif scoping.is_active_account(actor):
+        # A level above the author's own has no unit in its subtree: refused by name
+        # rather than as "reaches nobody" (the forms offer only the levels below).
+        own = LEVEL_ORDER.index(actor.unit.level)
+        above = [lv for lv in LEVEL_ORDER[:own] if lv.value in levels]
+        if above:
+            errors.append(
+                _("A %(own)s cannot send to the %(levels)s level: choose levels below your own.")
+                % {
+                    "own": Level(actor.unit.level).label,
+                    "levels": "、".join(str(lv.label) for lv in above),
+                }
+            )
     units = {u.code: u for u in Unit.objects.filter(code__in=codes)}
     for code in codes:
         unit = units.get(code)

@@ -86,7 +86,7 @@ def compose(request, pk=None):
         if notice is None or not selectors.can_edit(request.user, notice):
             raise Http404
     if request.method == "POST":
-        form = NoticeForm(request.POST, request.FILES)
+        form = NoticeForm(request.POST, request.FILES, actor=request.user)
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -117,6 +117,7 @@ def compose(request, pk=None):
                 _form_errors(form, exc)
     elif notice is not None:
         form = NoticeForm(
+            actor=request.user,
             initial={
                 "title": notice.title,
                 "body": notice.body,
@@ -133,6 +134,7 @@ def compose(request, pk=None):
         )
     else:
         form = NoticeForm(
+            actor=request.user,
             initial={
                 "target_codes": request.user.unit.code,
                 "levels": _default_levels(request.user),
@@ -231,6 +233,7 @@ def forward(request, pk):
         raise PermissionDenied
     form = ForwardForm(
         request.POST or None,
+        actor=request.user,
         initial={"target_codes": request.user.unit.code, "levels": _default_levels(request.user)},
     )
     if request.method == "POST" and form.is_valid():

@@ -70,6 +70,10 @@ URLS: dict[str, str] = {
     "account_enable": "manageable(account)",
     "account_hand_over": "manageable(account)",
     "audit_log": "manager",
+    # the unit picker's JSON (issue 15): lists only the actor's own subtree
+    "unit_picker_search": "login",
+    "unit_picker_children": "login",
+    "unit_picker_units": "login",
     # notices
     "notice_inbox": "login",
     "notice_unread": "login",
@@ -189,6 +193,8 @@ QUERIES: dict[str, str] = {
     "notice_stats": "subtree(unit)",
     "notice_replies": "subtree(unit)",
     "notice_export": "subtree(unit)",
+    # the unit picker browsing into a unit (issue 15)
+    "unit_picker_children": "subtree(unit)",
 }
 
 # Route prefix -> rule, for every pattern under it (named or not).
