@@ -163,3 +163,49 @@ class IssueBulkForm(_ActorForm):
 class HandOverForm(forms.Form):
     full_name = forms.CharField(label=_("New person's name"), max_length=50)
     phone = forms.CharField(label=_("Phone"), max_length=30, required=False)
+
+
+# --- issue 15, task E: the profile, the register's filters, moving an account ----------
+
+
+class ProfileForm(forms.Form):
+    """The person's own name and phone; services.profile_update validates and says why."""
+
+    full_name = forms.CharField(label=_("Your name"), max_length=100)
+    phone = forms.CharField(
+        label=_("Contact phone"),
+        max_length=40,
+        help_text=_(
+            "A mobile number (13812345678) or a landline with its area code (0311-12345678)."
+        ),
+    )
+
+
+class RegisterFilterForm(forms.Form):
+    """Which unit's register (by code, default the actor's own), with or without the
+    units under it, and the date from which changes are listed."""
+
+    unit = forms.CharField(label=_("Unit code"), max_length=10, required=False)
+    scope = forms.ChoiceField(
+        label=_("Scope"),
+        choices=[
+            ("subtree", _("this unit and every unit under it")),
+            ("unit", _("this unit only")),
+        ],
+        required=False,
+    )
+    since = forms.DateField(
+        label=_("Changes since"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Leave empty to list no changes."),
+    )
+
+
+class MoveForm(_ActorForm):
+    unit_code = _UnitCodeField(help_text=_("The code of the unit the account moves to."))
+
+    def clean(self):
+        data = super().clean()
+        data["unit"] = self._unit()
+        return data

@@ -919,3 +919,110 @@ def note_activity(account, session, now: float) -> None:
     seen = session.get(scoping.IDLE_STAMP)
     if seen is None or now - seen >= 60:
         session[scoping.IDLE_STAMP] = int(now)
+
+
+# --- the self-service profile and account moves (issue 15, task E) ---------------------
+
+PROFILE_NAME_MAX = 50
+
+
+def profile_update(
+    *, account: Account, full_name: str, phone: str, ip: str | None = None
+) -> Account:
+    """A person keeps their own name and phone current (the register of roll
+    administrators is built from them). Both are required; the phone must be a
+    mainland mobile or a landline with its area code (validators.normalize_phone).
+    The change is audited with the old and new values; nothing changed, nothing written."""
+    from accounts.validators import normalize_phone
+
+    errors = {}
+    name = " ".join((full_name or "").split())
+    if not name:
+        errors["full_name"] = _("Enter your name as it appears on the register.")
+    elif len(name) > PROFILE_NAME_MAX:
+        errors["full_name"] = _("A name has at most %(n)d characters.") % {"n": PROFILE_NAME_MAX}
+    elif not any(c.isalpha() for c in name) or any(c in name for c in "<>{}[]@#$%^&*=+|\\/\"'`~;"):
+        errors["full_name"] = _("Enter a person's name: letters only, no symbols.")
+    try:
+        number = normalize_phone(phone)
+    except ValidationError as exc:
+        errors["phone"] = exc.messages[0]
+    if errors:
+        raise ValidationError(errors)
+    changes = {}
+    if name != account.full_name:
+        changes["full_name"] = {"from": account.full_name, "to": name}
+    if number != account.phone:
+        changes["phone"] = {"from": account.phone, "to": number}
+    if not changes:
+        return account
+    with transaction.atomic():
+        account.full_name, account.phone = name, number
+        account.save(update_fields=["full_name", "phone"])
+        audit_event(
+            action=AuditAction.PROFILE_CHANGED,
+            actor=account,
+            target=account,
+            ip=ip,
+            detail=changes,
+        )
+    return account
+
+
+def can_move_account(actor: Account, account: Account, unit: Unit) -> bool:
+    """The rules of issuance applied to the destination: the account is one the actor
+    manages, the unit is open and within the actor's jurisdiction, and a manager account
+    goes only to a unit strictly below the actor's own."""
+    return (
+        scoping.can_manage_account(actor, account)
+        and unit.closed_at is None
+        and scoping.can_issue(actor, unit, account.role)
+    )
+
+
+def account_move(*, actor: Account, account: Account, unit: Unit, ip: str | None = None) -> Account:
+    """Move an account (its person, history and username) to another unit. Its open
+    sockets end, so they reconnect into the new unit's event groups; the audit event
+    sits at the new unit and names both (detail: from/to code, name and path)."""
+    if not scoping.can_manage_account(actor, account):
+        raise PermissionDenied(_("This account is outside your jurisdiction."))
+    if unit.pk == account.unit_id:
+        raise ValidationError({"unit_code": _("The account already belongs to this unit.")})
+    if unit.closed_at is not None:
+        raise ValidationError({"unit_code": _("This unit is closed; choose an open unit.")})
+    if not scoping.can_issue(actor, unit, account.role):
+        raise ValidationError(
+            {
+                "unit_code": _(
+                    "A manager account can only move to a unit below your own; a staff "
+                    "account to your unit or below."
+                )
+                if account.role == Role.MANAGER and scoping.can_manage_unit(actor, unit)
+                else _("This unit is outside your jurisdiction.")
+            }
+        )
+    old = account.unit
+    with transaction.atomic():
+        # Re-read under a lock: two managers moving one account at once, one wins.
+        locked = Account.objects.select_for_update().get(pk=account.pk)
+        if locked.unit_id != old.pk:
+            raise ValidationError(_("The account was moved meanwhile; reload and try again."))
+        account.unit = unit
+        account.save(update_fields=["unit"])
+        _end_open_sockets(account)
+        audit_event(
+            action=AuditAction.ACCOUNT_MOVED,
+            actor=actor,
+            target=account,
+            unit=unit,
+            ip=ip,
+            detail={
+                "from_code": old.code,
+                "from_name": old.name,
+                "from_path": old.path,
+                "to_code": unit.code,
+                "to_name": unit.name,
+                "to_path": unit.path,
+            },
+        )
+    return account

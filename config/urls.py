@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 
 from accounts import picker
 from accounts import views as accounts
+from accounts import views_people as people
 from core import error_views
 from core import views as core
 from roll import api as roll_api
@@ -34,6 +35,12 @@ urlpatterns = [
     path("people/<int:pk>/enable/", accounts.account_enable, name="account_enable"),
     path("people/<int:pk>/hand-over/", accounts.account_hand_over, name="account_hand_over"),
     path("audit/", accounts.audit_log, name="audit_log"),
+    # Profile, register of roll administrators, moves, help (issue 15, task E)
+    path("profile/", people.profile, name="profile"),
+    path("people/register/", people.account_register, name="account_register"),
+    path("people/register.xlsx", people.account_register_export, name="account_register_export"),
+    path("people/<int:pk>/move/", people.account_move, name="account_move"),
+    path("help/", people.help_index, name="help"),
     path("notices/", include("notices.urls")),
     path("chat/", include("chat.urls")),
     path("tickets/", include("tickets.urls")),

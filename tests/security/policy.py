@@ -70,6 +70,13 @@ URLS: dict[str, str] = {
     "account_enable": "manageable(account)",
     "account_hand_over": "manageable(account)",
     "audit_log": "manager",
+    # issue 15, task E: the own profile; the register (managers, ?unit= in their
+    # subtree); moving an account; help pages
+    "profile": "login",
+    "account_register": "manager",
+    "account_register_export": "manager",
+    "account_move": "manageable(account)",
+    "help": "login",
     # the unit picker's JSON (issue 15): lists only the actor's own subtree
     "unit_picker_search": "login",
     "unit_picker_children": "login",
@@ -193,6 +200,8 @@ QUERIES: dict[str, str] = {
     "notice_stats": "subtree(unit)",
     "notice_replies": "subtree(unit)",
     "notice_export": "subtree(unit)",
+    "account_register": "manager_subtree(unit)",  # issue 15, task E
+    "account_register_export": "manager_subtree(unit)",  # issue 15, task E
     # the unit picker browsing into a unit (issue 15)
     "unit_picker_children": "subtree(unit)",
 }
