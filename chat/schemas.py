@@ -63,3 +63,24 @@ MEMBERS = {
         "can_manage": {"type": "boolean"},
     },
 }
+
+# The contact directory's presence refresh (chat_directory_presence).
+DIRECTORY_PRESENCE_QUERY = {
+    "ids": {
+        "type": "string",
+        "pattern": "^[0-9,]*$",
+        "description": "comma-separated account ids (at most 100); others are left out",
+    }
+}
+
+DIRECTORY_PRESENCE = {
+    "type": "object",
+    "required": ["presence"],
+    "properties": {
+        "presence": {
+            "type": "object",
+            "description": "account id → online, away or offline, for ids in the directory",
+            "additionalProperties": {"enum": ["online", "away", "offline"]},
+        }
+    },
+}

@@ -7,7 +7,7 @@ from functools import reduce
 from operator import or_
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -260,4 +260,93 @@ def can_edit_message(account, message: Message) -> bool:
         message.author_id == getattr(account, "pk", None)
         and message.deleted_at is None
         and timezone.now() - message.created_at <= EDIT_WINDOW
+    )
+
+
+# --- the contact directory (通讯录) of direct messages ----------------------------------
+
+DIRECTORY_PAGE = 30
+
+# Where a person's unit stands to the viewer's: the directory lists its groups in this
+# order (own unit, the level above, further up, below, elsewhere in the county).
+OWN, ABOVE, FURTHER_UP, BELOW, COUNTY = range(5)
+
+
+def _dm_scope(account) -> Q:
+    """dm_refusal's rule as a filter on accounts: the viewer's line of units (its
+    ancestors, its unit and its subtree) and its county's subtree."""
+    unit = account.unit
+    scope = Q(unit__path__in=unit.ancestor_paths) | scoping.under("unit__path", unit.path)
+    county = (
+        Unit.objects.filter(path__in=unit.ancestor_paths, level=Level.COUNTY)
+        .values_list("path", flat=True)
+        .first()
+    )
+    if county is not None and county != unit.path:
+        scope |= scoping.under("unit__path", county)
+    return scope
+
+
+def directory(account, *, q: str = "", page: int = 1, per_page: int = DIRECTORY_PAGE):
+    """The people `account` may open a direct conversation with (exactly dm_refusal's
+    rule), active and of units not closed, grouped by where their unit stands (see OWN …
+    COUNTY), searched by name, username, unit name, unit code or the unit name's pinyin
+    initials. One page of at most `per_page` people, read with LIMIT (no count: a
+    Ministry account's directory is the country): returns (people, has_next), each
+    person with `.group` set."""
+    if not scoping.is_active_account(account):
+        return [], False
+    unit = account.unit
+    ancestors = unit.ancestor_paths[:-1]
+    parent = ancestors[-1] if ancestors else None
+    qs = Account.objects.filter(
+        _dm_scope(account), is_active=True, unit__closed_at__isnull=True
+    ).exclude(pk=account.pk)
+    q = q.strip()[:50]
+    if q:
+        match = (
+            Q(full_name__icontains=q)
+            | Q(username__icontains=q)
+            | Q(unit__name__icontains=q)
+            | Q(unit__code__startswith=q)
+        )
+        if q.isascii() and q.isalpha():
+            match |= Q(unit__initials__startswith=q.lower())
+        qs = qs.filter(match)
+    group = Case(
+        When(unit_id=unit.pk, then=Value(OWN)),
+        When(unit__path=parent or "-", then=Value(ABOVE)),
+        When(unit__path__in=ancestors or ["-"], then=Value(FURTHER_UP)),
+        When(scoping.under("unit__path", unit.path), then=Value(BELOW)),
+        default=Value(COUNTY),
+        output_field=IntegerField(),
+    )
+    # Further up: the nearest unit first (the deepest path).
+    height = Case(
+        When(unit__path__in=ancestors or ["-"], then=-F("unit__depth")),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    page = max(1, page)
+    start = (page - 1) * per_page
+    rows = list(
+        qs.annotate(group=group, height=height)
+        .select_related("unit")
+        .order_by("group", "height", "unit__path", "role", "full_name", "username")[
+            start : start + per_page + 1
+        ]
+    )
+    return rows[:per_page], len(rows) > per_page
+
+
+def directory_ids(account, ids: list[int]) -> list[int]:
+    """Those of `ids` that are in `account`'s directory (whose presence it may ask)."""
+    if not scoping.is_active_account(account) or not ids:
+        return []
+    return list(
+        Account.objects.filter(
+            _dm_scope(account), pk__in=ids, is_active=True, unit__closed_at__isnull=True
+        )
+        .exclude(pk=account.pk)
+        .values_list("pk", flat=True)
     )

@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.index, name="chat_index"),
     path("new/", views.new_room, name="chat_new_room"),
     path("direct/", views.direct, name="chat_direct"),
+    path("direct/presence.json", views.directory_presence, name="chat_directory_presence"),
     path("search/", views.search, name="chat_search"),
     path("<int:pk>/", views.room, name="chat_room"),
     path("<int:pk>/history.json", views.history, name="chat_history"),

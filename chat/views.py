@@ -9,13 +9,20 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from redis.exceptions import RedisError
 
 from accounts import scoping
 from accounts.models import Account
 from chat import selectors, services
 from chat.forms import DirectForm, PolicyForm, TopicRoomForm
 from chat.models import MessageFile, RoomKind
-from chat.schemas import HISTORY, HISTORY_QUERY, MEMBERS
+from chat.schemas import (
+    DIRECTORY_PRESENCE,
+    DIRECTORY_PRESENCE_QUERY,
+    HISTORY,
+    HISTORY_QUERY,
+    MEMBERS,
+)
 from core.http import private_download
 from core.openapi import PAGE_REFUSALS, SESSION, declare
 
@@ -239,8 +246,14 @@ def new_room(request):
     return render(request, "chat/new_room.html", {"form": form})
 
 
+def _page_number(value) -> int:
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 7 else 1
+
+
 @scoping.login_and_unit_required
 def direct(request):
+    """The contact directory (people I may message, by unit, with presence) and the
+    username form as a fallback; both open the direct room through services.dm_open."""
     form = DirectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         other = (
@@ -257,7 +270,49 @@ def direct(request):
                 )
             except ValidationError as exc:
                 form.add_error("username", exc.messages[0])
-    return render(request, "chat/direct.html", {"form": form})
+    q = request.GET.get("q", "").strip()[:50]
+    page = _page_number(request.GET.get("page"))
+    people, has_next = selectors.directory(request.user, q=q, page=page)
+    try:
+        presence = services.presence_of([p.pk for p in people])
+    except RedisError:  # presence is ephemeral: everyone shows offline
+        presence = {}
+    labels = {
+        selectors.OWN: _("My own unit"),
+        selectors.ABOVE: _("The level above"),
+        selectors.FURTHER_UP: _("Further up"),
+        selectors.BELOW: _("Units below"),
+        selectors.COUNTY: _("Elsewhere in my county"),
+    }
+    for person in people:
+        person.presence = presence.get(person.pk, "offline")
+        person.group_label = labels[person.group]
+    return render(
+        request,
+        "chat/direct.html",
+        {"form": form, "q": q, "people": people, "page": page, "has_next": has_next},
+    )
+
+
+@declare(
+    "GET",
+    summary="The presence (online, away, offline) of people in my contact directory",
+    security=SESSION,
+    query=DIRECTORY_PRESENCE_QUERY,
+    responses={200: DIRECTORY_PRESENCE, **PAGE_REFUSALS},
+    tags=("pages",),
+)
+@scoping.login_and_unit_required
+def directory_presence(request):
+    """The directory page's live dots: asked every 30 s for the people it shows."""
+    raw = request.GET.get("ids", "")[:1200].split(",")
+    ids = [int(x) for x in raw if x.isascii() and x.isdigit() and len(x) < 16][:100]
+    allowed = selectors.directory_ids(request.user, ids)
+    try:
+        found = services.presence_of(allowed)
+    except RedisError:
+        found = {}
+    return JsonResponse({"presence": {str(pk): found.get(pk, "offline") for pk in allowed}})
 
 
 @scoping.login_and_unit_required

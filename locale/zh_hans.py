@@ -951,3 +951,30 @@ ZH.update(
         "A %(own)s cannot send to the %(levels)s level: choose levels below your own.": "%(own)s不能发送给%(levels)s：请选择本级以下的层级。",
     }
 )
+
+# Issue 15, task A2: the contact directory of direct messages; the statistics' paged
+# not-read lists and the units with no accounts yet.
+ZH.update(
+    {
+        "Contacts": "通讯录",
+        "Search contacts": "搜索通讯录",
+        "Name, username, unit, unit code or initials": "姓名、用户名、单位名称、单位代码或拼音首字母",
+        "Show all": "显示全部",
+        "Send a message": "发消息",
+        "Nobody you may message matches this search.": "没有符合搜索条件、可以发私信的人。",
+        "Nobody to message yet.": "暂时没有可以发私信的人。",
+        "Page %(n)s": "第 %(n)s 页",
+        "Direct message by username": "按用户名发私信",
+        "My own unit": "本单位",
+        "The level above": "上级单位",
+        "Further up": "更上级单位",
+        "Units below": "下级单位",
+        "Elsewhere in my county": "本区县其他单位",
+        "Units not read": "未阅读单位",
+        "Units not acknowledged": "未回执单位",
+        "People not read": "未阅读人员",
+        "People not acknowledged": "未回执人员",
+        "No accounts yet": "尚无账号",
+        "Units of the audience with nobody to read it yet (no active account); not counted as not read.": "这些单位在发送范围内，但还没有可用账号，无人可以阅读；不计入未阅读。",
+    }
+)

@@ -128,6 +128,7 @@ def test_the_known_json_endpoints_are_in_the_document():
         "/api/openapi.json": {"get"},
         "/chat/{pk}/history.json": {"get"},
         "/chat/{pk}/members.json": {"get"},
+        "/chat/direct/presence.json": {"get"},
         "/notices/unread.json": {"get"},
         "/tickets/queue/count/": {"get"},
         "/roll/records/{pk}/reveal/": {"post"},

@@ -101,6 +101,7 @@ URLS: dict[str, str] = {
     "chat_index": "login",
     "chat_new_room": "manager",
     "chat_direct": "login",
+    "chat_directory_presence": "login",
     "chat_search": "login",
     "chat_room": "member(room)",
     "chat_history": "member(room)",
