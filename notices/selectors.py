@@ -493,9 +493,12 @@ def laggards(*, notice: Notice, unit: Unit, mode: str = "unread", limit: int = 5
     done = Receipt.objects.filter(notice=notice)
     if mode == "unacked":
         done = done.filter(acked_at__isnull=False)
+    # Units with nobody the notice reaches are not behind: they are listed apart
+    # (unstaffed_units).
     units = (
         audience_units(notice)
         .filter(scoping.under("path", unit.path))
+        .filter(_staffed(notice))
         .exclude(Exists(done.filter(unit=OuterRef("pk"))))
         .order_by("path")
     )
@@ -545,6 +548,171 @@ def _unread_units_above_county(*, notice: Notice, unit: Unit, units, limit: int)
         if len(found) >= limit:
             break
     return found
+
+
+# --- the drill-down, complete and paged (issue 15) ------------------------------------
+
+LAG_PAGE = 100
+
+
+def _staffed(notice: Notice) -> Exists:
+    """The unit has someone the notice reaches: an active account (a manager, for a
+    managers-only notice). For audience units, whose level and subtree already match."""
+    people = Account.objects.filter(unit=OuterRef("pk"), is_active=True)
+    if notice.managers_only:
+        people = people.filter(role=Role.MANAGER)
+    return Exists(people)
+
+
+def staffed_by_bucket(notice: Notice) -> dict[str, int]:
+    """Audience units with at least one audience account, per bucket (tally_path), as
+    counted with the AudienceTally rows (the same age, recounted with them): one more
+    aggregate of the accounts' grouped read, kept in the cache beside the rows (shared
+    by every process; counted again when Redis lost it)."""
+    from django.core.cache import cache
+    from redis.exceptions import RedisError
+
+    counted_at = audience_counted(notice)
+    key = f"notice-staffed:{notice.pk}:{counted_at.timestamp()}"
+    try:
+        found = cache.get(key)
+    except RedisError:
+        found = None
+    if found is None:
+        found = {
+            r["bucket"]: r["n"]
+            for r in audience_accounts(notice)
+            .annotate(bucket=_bucket("unit__path", "unit__level"))
+            .values("bucket")
+            .annotate(n=Count("unit", distinct=True))
+            .order_by()
+        }
+        try:
+            cache.set(key, found, timeout=int(AUDIENCE_MAX_AGE.total_seconds()) * 2)
+        except RedisError:
+            pass
+    return found
+
+
+@dataclass
+class LagPage:
+    """One page of a drill-down list, with the size of the whole list."""
+
+    items: list
+    count: int
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def lag_counts(*, notice: Notice, unit: Unit, mode: str = "unread") -> tuple[int, int]:
+    """(audience units under `unit` where someone could read but nobody has read — or
+    acknowledged —, audience units with nobody the notice reaches). A county or a school
+    is counted from the tree. Above the county: units with a reader from the
+    ReceiptTally counters (exact), units and units with someone to read from the
+    AudienceTally rows and staffed_by_bucket (at most AUDIENCE_MAX_AGE old, like the
+    figures above them); units with an acknowledgement by one grouped count of the
+    acknowledgements. Never a scan of the audience's units."""
+    done = Receipt.objects.filter(notice=notice)
+    if mode == "unacked":
+        done = done.filter(acked_at__isnull=False)
+    if unit.level in (Level.COUNTY, Level.SCHOOL):
+        units = audience_units(notice).filter(scoping.under("path", unit.path))
+        staffed = units.filter(_staffed(notice))
+        behind = staffed.exclude(Exists(done.filter(unit=OuterRef("pk")))).count()
+        return behind, units.exclude(_staffed(notice)).count()
+    audience_counted(notice, live_units=True)
+    below = scoping.under("path", unit.path)
+    units = AudienceTally.objects.filter(below, notice=notice).aggregate(n=Sum("units"))["n"]
+    staffed = sum(n for path, n in staffed_by_bucket(notice).items() if path.startswith(unit.path))
+    if mode == "unacked":
+        reached = (
+            done.filter(scoping.under("unit_path", unit.path)).values("unit").distinct().count()
+        )
+    else:
+        tallies = ReceiptTally.objects.filter(below, notice=notice)
+        reached = tallies.aggregate(n=Sum("units_read"))["n"]
+    return max(0, staffed - (reached or 0)), max(0, (units or 0) - staffed)
+
+
+def _units_page(*, notice, unit, units, page: int, per_page: int, bucketed: bool):
+    start = (page - 1) * per_page
+    if bucketed:
+        found = _unread_units_above_county(
+            notice=notice, unit=unit, units=units, limit=start + per_page + 1
+        )[start:]
+    else:
+        found = list(units[start : start + per_page + 1])
+    return found[:per_page], len(found) > per_page
+
+
+def lagging_units(
+    *, notice: Notice, unit: Unit, mode: str = "unread", page: int = 1, per_page: int = LAG_PAGE
+) -> tuple[list[Unit], bool]:
+    """One page (path order) of the audience units under `unit` that have someone to
+    read and nobody who has read (or acknowledged); and whether more follow. Above the
+    county, unread units are looked for only in incomplete buckets (see
+    _unread_units_above_county): a page costs what the pages before it cost, not the
+    audience."""
+    done = Receipt.objects.filter(notice=notice)
+    if mode == "unacked":
+        done = done.filter(acked_at__isnull=False)
+    units = (
+        audience_units(notice)
+        .filter(scoping.under("path", unit.path))
+        .filter(_staffed(notice))
+        .exclude(Exists(done.filter(unit=OuterRef("pk"))))
+        .order_by("path")
+    )
+    bucketed = mode == "unread" and unit.level not in (Level.COUNTY, Level.SCHOOL)
+    return _units_page(
+        notice=notice, unit=unit, units=units, page=page, per_page=per_page, bucketed=bucketed
+    )
+
+
+def unstaffed_units(
+    *, notice: Notice, unit: Unit, page: int = 1, per_page: int = LAG_PAGE
+) -> tuple[list[Unit], bool]:
+    """One page of the audience units under `unit` with nobody the notice reaches (no
+    active account yet; no manager, for a managers-only notice): listed apart, never
+    counted as not read. Nobody there reads, so above the county they lie in incomplete
+    buckets (a unit whose only readers were since disabled may be missed there)."""
+    units = (
+        audience_units(notice)
+        .filter(scoping.under("path", unit.path))
+        .exclude(_staffed(notice))
+        .order_by("path")
+    )
+    return _units_page(
+        notice=notice,
+        unit=unit,
+        units=units,
+        page=page,
+        per_page=per_page,
+        bucketed=unit.level not in (Level.COUNTY, Level.SCHOOL),
+    )
+
+
+def lagging_people(
+    *, notice: Notice, unit: Unit, mode: str = "unread", page: int = 1, per_page: int = LAG_PAGE
+) -> tuple[list[Account], bool]:
+    """One page of the audience accounts under `unit` who have not read (or not
+    acknowledged), by unit and username. Their number is the statistics' total."""
+    done = Receipt.objects.filter(notice=notice)
+    if mode == "unacked":
+        done = done.filter(acked_at__isnull=False)
+    start = (page - 1) * per_page
+    found = list(
+        audience_accounts(notice)
+        .filter(scoping.under("unit__path", unit.path))
+        .exclude(Exists(done.filter(account=OuterRef("pk"))))
+        .select_related("unit")
+        .order_by("unit__path", "username")[start : start + per_page + 1]
+    )
+    return found[:per_page], len(found) > per_page
 
 
 def replies(*, notice: Notice, unit: Unit):

@@ -264,12 +264,41 @@ def _stats_context(request, pk):
     return notice, unit
 
 
+def _page_param(request, name: str) -> int:
+    value = request.GET.get(name, "")
+    return int(value) or 1 if value.isascii() and value.isdigit() and len(value) < 7 else 1
+
+
+def _lag_lists(request, *, notice, unit, mode, total) -> dict:
+    """The drill-down's three lists, each paged on its own (lag_units_page, …): units
+    behind, people behind, and units with nobody to read yet."""
+    behind, unstaffed = selectors.lag_counts(notice=notice, unit=unit, mode=mode)
+    n_units, n_people, n_unstaffed = (
+        _page_param(request, f"{key}_page") for key in ("lag_units", "lag_people", "lag_unstaffed")
+    )
+    units, more_units = selectors.lagging_units(notice=notice, unit=unit, mode=mode, page=n_units)
+    people, more_people = selectors.lagging_people(
+        notice=notice, unit=unit, mode=mode, page=n_people
+    )
+    unstaffed_units, more_unstaffed = selectors.unstaffed_units(
+        notice=notice, unit=unit, page=n_unstaffed
+    )
+    page = selectors.LagPage
+    return {
+        "lag_units": page(units, behind, n_units, more_units),
+        "lag_people": page(
+            people, total.unacked if mode == "unacked" else total.unread, n_people, more_people
+        ),
+        "lag_unstaffed": page(unstaffed_units, unstaffed, n_unstaffed, more_unstaffed),
+    }
+
+
 @scoping.login_and_unit_required
 def stats(request, pk):
     notice, unit = _stats_context(request, pk)
     total, rows = selectors.stats(notice=notice, unit=unit)
     mode = "unacked" if request.GET.get("show") == "unacked" and notice.requires_ack else "unread"
-    units, people = selectors.laggards(notice=notice, unit=unit, mode=mode, limit=200)
+    lag = _lag_lists(request, notice=notice, unit=unit, mode=mode, total=total)
     root = selectors.stats_root(account=request.user, notice=notice)
     trail = accounts_selectors.unit_trail(unit=unit, top=root)
     return render(
@@ -282,8 +311,7 @@ def stats(request, pk):
             "total": total,
             "rows": rows,
             "mode": mode,
-            "lag_units": units,
-            "lag_people": people,
+            **lag,
             "reminders": notice.reminders.select_related("sent_by").order_by("-created_at")[:5],
         },
     )

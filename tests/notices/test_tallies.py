@@ -31,11 +31,13 @@ def exact(notice, unit) -> dict:
 
 
 def exact_lagging_units(notice, unit) -> list:
-    """Audience units under `unit` nobody has read, checked one by one."""
+    """Audience units under `unit` with someone to read and nobody who has, checked one
+    by one."""
     return [
         u
         for u in selectors.audience_units(notice).filter(scoping.under("path", unit.path))
         if not Receipt.objects.filter(notice=notice, unit=u).exists()
+        and u.accounts.filter(is_active=True).exists()
     ]
 
 
@@ -163,11 +165,15 @@ def test_the_drill_down_above_the_county_skips_only_complete_counties(crowd, tre
     # A school added since the audience was counted lags at once, though the stored
     # counts (within AUDIENCE_MAX_AGE) still call its county complete.
     late = factories.unit(Level.SCHOOL, "1301040009", "桥西区第九中学", tree.sibling)
+    late_staff = factories.staff(late, username="late-clerk")
+    # A school with nobody to read yet is not behind: it is listed apart.
+    empty = factories.unit(Level.SCHOOL, "1301040008", "桥西区第八中学", tree.sibling)
     newcomer = factories.staff(tree.school, username="newcomer")
     for unit in (tree.ministry, tree.province, tree.prefecture):
         lagging, who = selectors.laggards(notice=notice, unit=unit)
         assert lagging == [late] == exact_lagging_units(notice, unit)
-        assert who == [newcomer]
+        assert who == [newcomer, late_staff]
+        assert selectors.unstaffed_units(notice=notice, unit=unit) == ([empty], False)
 
 
 # --- the audience counts above the county ------------------------------------------------
