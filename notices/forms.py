@@ -52,7 +52,55 @@ class AudienceFields(forms.Form):
         return split_codes(self.cleaned_data["target_codes"])
 
 
-class NoticeForm(AudienceFields):
+class FormalFields(forms.Form):
+    """The circular's formal lines (issue 15); left empty, publishing fills them."""
+
+    main_recipients = forms.CharField(
+        label=_("Main recipients (主送)"),
+        max_length=300,
+        required=False,
+        help_text=_("Leave empty for the names of the units it is sent to, joined with 、."),
+    )
+    issuer_line = forms.CharField(
+        label=_("Issuing authority (落款)"),
+        max_length=100,
+        required=False,
+        help_text=_("Leave empty for your unit's numbering rule's issuing authority, or its name."),
+    )
+    signed_on = forms.DateField(
+        label=_("Date of issue (成文日期)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("Leave empty for the day it is published."),
+    )
+
+
+class NumberingForm(forms.Form):
+    """A unit's rule for its circulars' document numbers (文号); checked by the service."""
+
+    prefix = forms.CharField(
+        label=_("Issuing authority's abbreviation (机关代字)"),
+        max_length=30,
+        help_text=_("For example 冀教学籍."),
+    )
+    pattern = forms.CharField(
+        label=_("Pattern"),
+        max_length=60,
+        required=False,
+        help_text=_(
+            "{prefix} is the abbreviation, {year} the year of publishing, {n} the number "
+            "(from 1 each year). Empty: {prefix}〔{year}〕{n}号."
+        ),
+    )
+    issuer_line = forms.CharField(
+        label=_("Issuing authority (落款)"),
+        max_length=100,
+        required=False,
+        help_text=_("Signed under each circular; empty: your unit's name."),
+    )
+
+
+class NoticeForm(AudienceFields, FormalFields):
     title = forms.CharField(label=_("Title"), max_length=200)
     body = forms.CharField(
         label=_("Body"),
@@ -87,6 +135,9 @@ class NoticeForm(AudienceFields):
         "requires_ack",
         "ack_deadline",
         "publish_at",
+        "main_recipients",
+        "issuer_line",
+        "signed_on",
         "files",
     ]
 
@@ -97,7 +148,7 @@ class NoticeForm(AudienceFields):
         return data
 
 
-class ForwardForm(AudienceFields):
+class ForwardForm(AudienceFields, FormalFields):
     note = forms.CharField(
         label=_("Forwarding note"),
         widget=forms.Textarea(attrs={"rows": 4}),
@@ -105,7 +156,15 @@ class ForwardForm(AudienceFields):
         max_length=5000,
     )
 
-    field_order = ["note", "target_codes", "levels", "managers_only"]
+    field_order = [
+        "note",
+        "target_codes",
+        "levels",
+        "managers_only",
+        "main_recipients",
+        "issuer_line",
+        "signed_on",
+    ]
 
 
 class AckForm(forms.Form):

@@ -8,10 +8,12 @@ one set of rows (see audience_counted)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import reduce
 from operator import or_
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, QuerySet, Sum, When
@@ -25,6 +27,8 @@ from core.events import ancestor_paths
 from notices.models import (
     Attachment,
     AudienceTally,
+    DocNumberCounter,
+    DocNumberRule,
     Notice,
     NoticeTarget,
     Receipt,
@@ -761,3 +765,118 @@ def stats_recount(*, notice, unit) -> dict[str, tuple[int, int, int, int, int]]:
     for r in grouped(audience_units(notice), "path", n=Count("id")):
         out.setdefault(r["child"], [0] * 5)[3] = r["n"]
     return {k: tuple(v) for k, v in out.items()}
+
+
+# --- the formal shape: document numbers (文号), 主送, 落款, 成文日期 (issue 15) ----------
+
+# Document years and dates of issue are those of the platform's home, whatever the
+# server's or the setting's time zone.
+DOC_ZONE = ZoneInfo("Asia/Shanghai")
+DEFAULT_DOC_PATTERN = "{prefix}〔{year}〕{n}号"
+DOC_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+DOC_FIELDS = ("prefix", "year", "n")
+MAIN_RECIPIENTS_MAX = 300
+
+
+def format_doc_number(pattern: str, *, prefix: str, year: int, n: int) -> str:
+    """The pattern with {prefix}, {year} and {n} filled in, in one pass (a prefix that
+    contains "{n}" stays as typed); any other brace is left as it stands."""
+    values = {"prefix": prefix, "year": str(year), "n": str(n)}
+    return DOC_PLACEHOLDER.sub(lambda m: values.get(m[1], m[0]), pattern)
+
+
+def doc_year(moment: datetime) -> int:
+    return timezone.localtime(moment, DOC_ZONE).year
+
+
+def doc_date(moment: datetime):
+    return timezone.localtime(moment, DOC_ZONE).date()
+
+
+def numbering_rule(unit: Unit) -> DocNumberRule | None:
+    return DocNumberRule.objects.filter(unit=unit).first()
+
+
+def next_doc_number(unit: Unit, rule: DocNumberRule | None = None) -> str | None:
+    """What the unit's next circular published this year would be numbered (not
+    reserved: another may take it first), or None without a rule."""
+    rule = rule or numbering_rule(unit)
+    if rule is None:
+        return None
+    year = doc_year(timezone.now())
+    last = (
+        DocNumberCounter.objects.filter(unit=unit, year=year).values_list("last", flat=True).first()
+    )
+    return format_doc_number(rule.pattern, prefix=rule.prefix, year=year, n=(last or 0) + 1)
+
+
+def numbered_notices(unit: Unit) -> QuerySet[Notice]:
+    """The unit's numbered circulars, newest number first (the rule page lists a few)."""
+    return (
+        Notice.objects.filter(author_unit=unit, doc_seq__isnull=False)
+        .only("pk", "title", "doc_number", "doc_year", "doc_seq", "published_at")
+        .order_by("-doc_year", "-doc_seq")
+    )
+
+
+def default_main_recipients(units) -> str:
+    """主送 by default: the target units' names joined with 、, shortened with 等 when
+    they do not fit the field."""
+    names = [u.name for u in sorted(units, key=lambda u: u.path)]
+    joined = "、".join(names)
+    if len(joined) <= MAIN_RECIPIENTS_MAX:
+        return joined
+    kept = ""
+    for name in names:
+        longer = f"{kept}、{name}" if kept else name
+        if len(longer) + 1 > MAIN_RECIPIENTS_MAX:
+            break
+        kept = longer
+    return f"{kept}等"
+
+
+def default_issuer_line(unit: Unit, rule: DocNumberRule | None) -> str:
+    """落款 by default: the rule's issuing authority, else the unit's name."""
+    return (rule.issuer_line if rule is not None else "") or unit.name
+
+
+@dataclass
+class FormalLines:
+    doc_number: str
+    main_recipients: str
+    issuer_line: str
+    signed_on: date | None
+    # True while the notice is unpublished and a line shows its default, not a stored value.
+    provisional: bool = False
+
+
+def formal_lines(notice: Notice) -> FormalLines:
+    """The header and signature of a circular: as stored once it is published (the
+    service fills the defaults then), the defaults it would get for a draft."""
+    if notice.status == Status.PUBLISHED:
+        return FormalLines(
+            notice.doc_number, notice.main_recipients, notice.issuer_line, notice.signed_on
+        )
+    rule = numbering_rule(notice.author_unit)
+    return FormalLines(
+        doc_number="",
+        main_recipients=notice.main_recipients
+        or default_main_recipients([t.unit for t in notice.targets.all()]),
+        issuer_line=notice.issuer_line or default_issuer_line(notice.author_unit, rule),
+        signed_on=notice.signed_on or (notice.publish_at and doc_date(notice.publish_at)),
+        provisional=True,
+    )
+
+
+def receipt_files(*, notice: Notice, unit: Unit) -> QuerySet[Attachment]:
+    """The files attached to acknowledgements of `notice` by accounts at or under
+    `unit`, in unit order, with what the zip of them needs."""
+    return (
+        Attachment.objects.filter(
+            scoping.under("receipt__unit_path", unit.path),
+            receipt__notice=notice,
+            receipt__acked_at__isnull=False,
+        )
+        .select_related("receipt__unit", "receipt__account")
+        .order_by("receipt__unit_path", "receipt__acked_at", "pk")
+    )

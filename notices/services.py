@@ -6,7 +6,7 @@ committed state (see _count_read)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import scoping
-from accounts.models import LEVEL_ORDER, Level, Unit
+from accounts.models import LEVEL_ORDER, AuditAction, Level, Unit
 from core import events
 from core.files import check_files, clean_file_name, undo_files
 from core.markup import render_body
@@ -24,6 +24,8 @@ from notices import selectors
 from notices.models import (
     Attachment,
     AudienceTally,
+    DocNumberCounter,
+    DocNumberRule,
     Notice,
     NoticeTarget,
     Priority,
@@ -134,8 +136,13 @@ def notice_save(
     managers_only: bool,
     files=(),
     notice: Notice | None = None,
+    main_recipients: str = "",
+    issuer_line: str = "",
+    signed_on: date | None = None,
 ) -> Notice:
-    """Create or update a draft with its audience and new attachments."""
+    """Create or update a draft with its audience and new attachments. The formal
+    lines (主送, 落款, 成文日期) left empty are filled when it is published
+    (see _formalize)."""
     if not scoping.is_manager(actor):
         raise PermissionDenied(_("Only managers publish notices."))
     if notice is not None and not selectors.can_edit(actor, notice):
@@ -151,6 +158,8 @@ def notice_save(
     if requires_ack and ack_deadline is not None and ack_deadline <= timezone.now():
         errors.append(_("The acknowledgement deadline is in the past."))
     errors += check_files(list(files))
+    main_recipients, issuer_line = main_recipients.strip(), issuer_line.strip()
+    errors += _formal_errors(main_recipients=main_recipients, issuer_line=issuer_line)
     if errors:
         raise ValidationError(errors)
     roots = resolve_audience(
@@ -159,6 +168,8 @@ def notice_save(
     with undo_files() as stored, transaction.atomic():
         notice = notice or Notice(author=actor, author_unit=actor.unit)
         notice.title, notice.body, notice.body_html = title, body, render_body(body)
+        notice.main_recipients, notice.issuer_line = main_recipients, issuer_line
+        notice.signed_on = signed_on
         notice.priority, notice.requires_ack = priority, requires_ack
         notice.ack_deadline = ack_deadline if requires_ack else None
         notice.publish_at = publish_at
@@ -226,12 +237,13 @@ def notice_publish(*, actor, notice: Notice) -> Notice:
     return notice
 
 
-def _publish_now(pk: int, now, *, from_status) -> bool:
-    """Conditional update: a notice is published (and announced) once."""
+def _publish_now(pk: int, now, *, from_status, number: bool = True) -> bool:
+    """Conditional update: a notice is published (numbered and announced) once."""
     done = Notice.objects.filter(pk=pk, status__in=from_status).update(
         status=Status.PUBLISHED, published_at=now
     )
     if done:
+        _formalize(pk, now, number=number)
         _announce(Notice.objects.select_related("author_unit").get(pk=pk))
     return bool(done)
 
@@ -246,6 +258,182 @@ def notices_publish_due() -> int:
         with transaction.atomic():
             count += _publish_now(pk, now, from_status=(Status.SCHEDULED,))
     return count
+
+
+# --- the formal shape: document numbers (文号), 主送, 落款, 成文日期 ------------------------
+# A unit with a DocNumberRule numbers its circulars when they are published (at once,
+# when their time comes, or forwarded), from 1 in each year of the publish date in
+# Asia/Shanghai. The year's DocNumberCounter row is locked for the rest of the
+# publishing transaction, so two circulars of one unit never take one number (the
+# unique constraint on author_unit, doc_year, doc_seq would refuse it anyway), and
+# other units' circulars never wait. Drafts and scheduled notices have no number; a
+# correction (`corrects` set) keeps the number of the notice it corrects.
+
+DOC_PREFIX_MAX = 30
+DOC_PATTERN_MAX = 60
+DOC_NUMBER_MAX = 60
+ISSUER_LINE_MAX = 100
+
+
+def _formal_errors(*, main_recipients: str, issuer_line: str) -> list[str]:
+    errors = []
+    if len(main_recipients) > selectors.MAIN_RECIPIENTS_MAX:
+        errors.append(
+            _("The main recipients line is longer than %d characters.")
+            % selectors.MAIN_RECIPIENTS_MAX
+        )
+    if len(issuer_line) > ISSUER_LINE_MAX:
+        errors.append(_("The issuing authority is longer than %d characters.") % ISSUER_LINE_MAX)
+    if any(not ch.isprintable() for ch in main_recipients + issuer_line):
+        errors.append(_("The main recipients and the issuing authority are one line each."))
+    return errors
+
+
+def _next_doc_seq(unit_id: int, year: int) -> int:
+    """The next number of the unit's year, its counter row locked until commit. The row
+    is created race-free (INSERT … ON CONFLICT DO NOTHING: a second creator waits for
+    the first one's commit, then finds the row) before it is locked."""
+    DocNumberCounter.objects.bulk_create(
+        [DocNumberCounter(unit_id=unit_id, year=year, last=0)], ignore_conflicts=True
+    )
+    counter = DocNumberCounter.objects.select_for_update().get(unit_id=unit_id, year=year)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return counter.last
+
+
+def _formalize(pk: int, now, *, number: bool) -> None:
+    """At publishing, in its transaction: the document number (the author unit's rule,
+    if any) and the defaults of the formal lines left empty: 主送 the target units'
+    names, 落款 the rule's issuing authority or the unit's name, 成文日期 the day."""
+    notice = Notice.objects.select_related("author_unit").get(pk=pk)
+    rule = selectors.numbering_rule(notice.author_unit)
+    if number and rule is not None and notice.corrects_id is None and notice.doc_seq is None:
+        notice.doc_year = selectors.doc_year(now)
+        notice.doc_seq = _next_doc_seq(notice.author_unit_id, notice.doc_year)
+        notice.doc_number = selectors.format_doc_number(
+            rule.pattern, prefix=rule.prefix, year=notice.doc_year, n=notice.doc_seq
+        )[:DOC_NUMBER_MAX]
+    if not notice.main_recipients:
+        notice.main_recipients = selectors.default_main_recipients(
+            [t.unit for t in notice.targets.select_related("unit")]
+        )
+    if not notice.issuer_line:
+        notice.issuer_line = selectors.default_issuer_line(notice.author_unit, rule)
+    if notice.signed_on is None:
+        notice.signed_on = selectors.doc_date(now)
+    notice.save(
+        update_fields=[
+            "doc_number",
+            "doc_year",
+            "doc_seq",
+            "main_recipients",
+            "issuer_line",
+            "signed_on",
+        ]
+    )
+
+
+def numbering_rule_errors(*, prefix: str, pattern: str, issuer_line: str) -> list[str]:
+    """Every reason the rule cannot be stored; empty when it can."""
+    errors = []
+    if not prefix:
+        errors.append(_("Give the issuing authority's abbreviation (机关代字), e.g. 冀教学籍."))
+    elif len(prefix) > DOC_PREFIX_MAX:
+        errors.append(_("The abbreviation is longer than %d characters.") % DOC_PREFIX_MAX)
+    if any(not ch.isprintable() or ch in "{}" for ch in prefix):
+        errors.append(_("The abbreviation may not contain braces or line breaks."))
+    if len(pattern) > DOC_PATTERN_MAX:
+        errors.append(_("The pattern is longer than %d characters.") % DOC_PATTERN_MAX)
+    names = selectors.DOC_PLACEHOLDER.findall(pattern)
+    unknown = sorted({f"{{{n}}}" for n in names if n not in selectors.DOC_FIELDS})
+    stray = selectors.DOC_PLACEHOLDER.sub("", pattern)
+    if names.count("n") != 1:
+        errors.append(_("The pattern must contain {n}, the number, exactly once."))
+    if unknown:
+        errors.append(
+            _("The pattern may use only {prefix}, {year} and {n}, not %s.") % "、".join(unknown)
+        )
+    if "{" in stray or "}" in stray or any(not ch.isprintable() for ch in pattern):
+        errors.append(_("The pattern has a brace without its pair or a line break."))
+    if not errors:
+        longest = selectors.format_doc_number(pattern, prefix=prefix, year=2099, n=99999)
+        if len(longest) > DOC_NUMBER_MAX:
+            errors.append(
+                _("With this abbreviation the numbers would be longer than %d characters.")
+                % DOC_NUMBER_MAX
+            )
+    if len(issuer_line) > ISSUER_LINE_MAX:
+        errors.append(_("The issuing authority is longer than %d characters.") % ISSUER_LINE_MAX)
+    if any(not ch.isprintable() for ch in issuer_line):
+        errors.append(_("The issuing authority is one line."))
+    return errors
+
+
+def _rule_fields(rule: DocNumberRule | None) -> dict | None:
+    if rule is None:
+        return None
+    return {"prefix": rule.prefix, "pattern": rule.pattern, "issuer_line": rule.issuer_line}
+
+
+def numbering_rule_save(
+    *, actor, prefix: str, pattern: str, issuer_line: str, ip: str | None = None
+) -> DocNumberRule:
+    """Set the numbering rule of the actor's own unit (its managers); audited. Numbers
+    already given stay; the year's count goes on under the new rule."""
+    from accounts.services import audit_event
+
+    if not scoping.is_manager(actor):
+        raise PermissionDenied(_("Only managers set the document numbering."))
+    prefix, pattern, issuer_line = prefix.strip(), pattern.strip(), issuer_line.strip()
+    pattern = pattern or selectors.DEFAULT_DOC_PATTERN
+    errors = numbering_rule_errors(prefix=prefix, pattern=pattern, issuer_line=issuer_line)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        # The unit row serialises its managers' saves (the rule row may not exist yet).
+        Unit.objects.select_for_update().get(pk=actor.unit_id)
+        rule = DocNumberRule.objects.filter(unit_id=actor.unit_id).first()
+        before = _rule_fields(rule)
+        rule = rule or DocNumberRule(unit_id=actor.unit_id)
+        rule.prefix, rule.pattern, rule.issuer_line = prefix, pattern, issuer_line
+        after = _rule_fields(rule)
+        if before == after:
+            return rule
+        rule.updated_at = timezone.now()
+        rule.save()
+        audit_event(
+            action=AuditAction.NOTICE_NUMBERING_CHANGED,
+            actor=actor,
+            unit=actor.unit,
+            ip=ip,
+            detail={"before": before, "after": after},
+        )
+    return rule
+
+
+def numbering_rule_delete(*, actor, ip: str | None = None) -> bool:
+    """Stop numbering the actor's unit's circulars (numbers given stay); audited.
+    False when there was no rule."""
+    from accounts.services import audit_event
+
+    if not scoping.is_manager(actor):
+        raise PermissionDenied(_("Only managers set the document numbering."))
+    with transaction.atomic():
+        Unit.objects.select_for_update().get(pk=actor.unit_id)
+        rule = DocNumberRule.objects.filter(unit_id=actor.unit_id).first()
+        if rule is None:
+            return False
+        before = _rule_fields(rule)
+        rule.delete()
+        audit_event(
+            action=AuditAction.NOTICE_NUMBERING_CHANGED,
+            actor=actor,
+            unit=actor.unit,
+            ip=ip,
+            detail={"before": before, "after": None},
+        )
+    return True
 
 
 # --- receipts -------------------------------------------------------------------------
@@ -355,13 +543,21 @@ def notice_forward(
     levels: list[str],
     managers_only: bool,
     note: str,
+    main_recipients: str = "",
+    issuer_line: str = "",
+    signed_on: date | None = None,
 ) -> Notice:
-    """转发: pass a received notice down into (part of) the actor's own subtree with a note."""
+    """转发: pass a received notice down into (part of) the actor's own subtree with a
+    note; numbered by the forwarding unit's rule, with its own 主送, 落款 and 成文日期."""
     if not selectors.can_forward(actor, notice):
         raise PermissionDenied(_("You may not forward this notice."))
     note = note.strip()
     if len(note) > 5000:
         raise ValidationError(_("The note is longer than 5,000 characters."))
+    main_recipients, issuer_line = main_recipients.strip(), issuer_line.strip()
+    errors = _formal_errors(main_recipients=main_recipients, issuer_line=issuer_line)
+    if errors:
+        raise ValidationError(errors)
     roots = resolve_audience(
         actor=actor, codes=target_codes, levels=levels, managers_only=managers_only
     )
@@ -381,6 +577,9 @@ def notice_forward(
             forwarded_from=notice,
             origin=notice.source,
             forward_note=note,
+            main_recipients=main_recipients,
+            issuer_line=issuer_line,
+            signed_on=signed_on,
             status=Status.DRAFT,
         )
         _set_targets(forward, roots)
@@ -457,5 +656,6 @@ def notice_publish_system(
             status=Status.DRAFT,
         )
         _set_targets(notice, targets)
-        _publish_now(notice.pk, now, from_status=(Status.DRAFT,))
+        # The platform's own reminders are no circulars of the unit: no document number.
+        _publish_now(notice.pk, now, from_status=(Status.DRAFT,), number=False)
     return notice

@@ -6,16 +6,17 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import scoping
 from accounts import selectors as accounts_selectors
-from core.http import private_download
+from core.http import client_ip, private_download, spooled_download
 from core.openapi import PAGE_REFUSALS, SESSION, declare
 from notices import exports, selectors, services
-from notices.forms import AckForm, ForwardForm, NoticeForm, ReminderForm
+from notices.forms import AckForm, ForwardForm, NoticeForm, NumberingForm, ReminderForm
 from notices.models import Notice, Status
 
 PAGE_SIZE = 30
@@ -103,6 +104,9 @@ def compose(request, pk=None):
                     levels=data["levels"],
                     managers_only=data["managers_only"],
                     files=data["files"],
+                    main_recipients=data["main_recipients"],
+                    issuer_line=data["issuer_line"],
+                    signed_on=data["signed_on"],
                 )
                 if request.POST.get("action") == "publish":
                     notice = services.notice_publish(actor=request.user, notice=notice)
@@ -130,7 +134,10 @@ def compose(request, pk=None):
                 ),
                 "levels": notice.level_list,
                 "managers_only": notice.managers_only,
-            }
+                "main_recipients": notice.main_recipients,
+                "issuer_line": notice.issuer_line,
+                "signed_on": notice.signed_on,
+            },
         )
     else:
         form = NoticeForm(
@@ -138,9 +145,18 @@ def compose(request, pk=None):
             initial={
                 "target_codes": request.user.unit.code,
                 "levels": _default_levels(request.user),
-            }
+            },
         )
+    _formal_placeholders(form, request.user)
     return render(request, "notices/compose.html", {"form": form, "notice": notice})
+
+
+def _formal_placeholders(form, account) -> None:
+    """Show the 落款 a publish would fill in when the field is left empty."""
+    rule = selectors.numbering_rule(account.unit)
+    form.fields["issuer_line"].widget.attrs["placeholder"] = selectors.default_issuer_line(
+        account.unit, rule
+    )
 
 
 def _default_levels(account) -> list[str]:
@@ -192,6 +208,7 @@ def detail(request, pk):
             "recipient": selectors.reaches(notice, request.user),
             "attachments": notice.source.attachments.all(),
             "chain": selectors.forward_chain(notice),
+            "formal": selectors.formal_lines(notice),
             "can_forward": selectors.can_forward(request.user, notice),
             "can_stats": selectors.can_view_stats(request.user, notice),
             "can_edit": selectors.can_edit(request.user, notice),
@@ -246,11 +263,15 @@ def forward(request, pk):
                 levels=data["levels"],
                 managers_only=data["managers_only"],
                 note=data["note"],
+                main_recipients=data["main_recipients"],
+                issuer_line=data["issuer_line"],
+                signed_on=data["signed_on"],
             )
             messages.success(request, _("The notice is forwarded."))
             return redirect("notice_detail", pk=forwarded.pk)
         except ValidationError as exc:
             _form_errors(form, exc)
+    _formal_placeholders(form, request.user)
     return render(request, "notices/forward.html", {"notice": notice, "form": form})
 
 
@@ -335,6 +356,81 @@ def export(request, pk):
     )
     response["Content-Disposition"] = f'attachment; filename="notice-{notice.pk}-{unit.code}.xlsx"'
     return response
+
+
+@scoping.login_and_unit_required
+def replies_zip(request, pk):
+    """All acknowledgement files (under the statistics' unit) as one zip."""
+    notice, unit = _stats_context(request, pk)
+    try:
+        spool = exports.receipt_files_zip(notice=notice, unit=unit)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect(f"{reverse('notice_replies', args=[notice.pk])}?unit={unit.code}")
+    return spooled_download(
+        request,
+        spool,
+        filename=f"回执附件-{notice.pk}-{unit.code}.zip",
+        content_type="application/zip",
+    )
+
+
+@scoping.login_and_unit_required
+def print_view(request, pk):
+    """The circular in its formal layout, for printing (static/js/notice_print.js)."""
+    notice = selectors.notice_readable_or_404(account=request.user, pk=pk)
+    services.notice_mark_read(account=request.user, notice=notice)
+    return render(
+        request,
+        "notices/print.html",
+        {
+            "notice": notice,
+            "formal": selectors.formal_lines(notice),
+            "attachments": notice.source.attachments.all(),
+        },
+    )
+
+
+@scoping.manager_required
+def numbering(request):
+    """The document numbering rule of the manager's own unit."""
+    unit = request.user.unit
+    rule = selectors.numbering_rule(unit)
+    form = NumberingForm(
+        request.POST or None,
+        initial={"prefix": rule.prefix, "pattern": rule.pattern, "issuer_line": rule.issuer_line}
+        if rule
+        else {"pattern": selectors.DEFAULT_DOC_PATTERN},
+    )
+    form.fields["issuer_line"].widget.attrs["placeholder"] = unit.name
+    if request.method == "POST":
+        if request.POST.get("action") == "delete":
+            if services.numbering_rule_delete(actor=request.user, ip=client_ip(request)):
+                messages.success(
+                    request, _("Numbering is turned off; the numbers already given stay.")
+                )
+            return redirect("notice_numbering")
+        if form.is_valid():
+            try:
+                services.numbering_rule_save(
+                    actor=request.user, ip=client_ip(request), **form.cleaned_data
+                )
+                messages.success(request, _("The numbering rule is saved."))
+                return redirect("notice_numbering")
+            except ValidationError as exc:
+                _form_errors(form, exc)
+    return render(
+        request,
+        "notices/numbering.html",
+        {
+            "form": form,
+            "rule": rule,
+            "unit": unit,
+            "next_number": selectors.next_doc_number(unit, rule),
+            "recent": selectors.numbered_notices(unit)[:10],
+        },
+    )
 
 
 @require_POST

@@ -97,6 +97,9 @@ URLS: dict[str, str] = {
     "notice_remind": "audience(notice)",
     "notice_attachment": "audience(notice)",
     "notice_attachment_delete": "own(notice)",
+    "notice_print": "audience(notice)",  # issue 15, B1: the formal print view
+    "notice_replies_zip": "overseer(notice)",  # issue 15, B1: the receipts' files as one zip
+    "notice_numbering": "manager",  # issue 15, B1: the own unit's document numbering rule
     # chat
     "chat_index": "login",
     "chat_new_room": "manager",
@@ -201,6 +204,7 @@ QUERIES: dict[str, str] = {
     "notice_stats": "subtree(unit)",
     "notice_replies": "subtree(unit)",
     "notice_export": "subtree(unit)",
+    "notice_replies_zip": "subtree(unit)",  # issue 15, B1
     "account_register": "manager_subtree(unit)",  # issue 15, task E
     "account_register_export": "manager_subtree(unit)",  # issue 15, task E
     # the unit picker browsing into a unit (issue 15)
