@@ -132,7 +132,7 @@ def can_manage_unit(actor, unit: Unit) -> bool:
 
 
 def can_issue(actor, unit: Unit, role: str) -> bool:
-    if not can_manage_unit(actor, unit):
+    if not can_manage_unit(actor, unit) or unit.closed_at is not None:
         return False
     if role == Role.MANAGER:
         return unit.pk != actor.unit_id

@@ -445,10 +445,15 @@ def accounts_issue_bulk(
         raise ValidationError(_("Unknown issuance option."))
     if not scoping.can_manage_unit(actor, root):
         raise PermissionDenied(_("This unit is outside your jurisdiction."))
+    # Closed units (accounts.unit_changes) get no accounts.
     if scope == IssueKind.CHILDREN:
-        targets = list(root.children.order_by("code"))
+        targets = list(root.children.filter(closed_at__isnull=True).order_by("code"))
     else:
-        targets = list(scoping.units_within(root).filter(level=Level.SCHOOL).order_by("path"))
+        targets = list(
+            scoping.units_within(root)
+            .filter(level=Level.SCHOOL, closed_at__isnull=True)
+            .order_by("path")
+        )
     if not targets:
         raise ValidationError(_("There are no units to issue accounts for."))
     existing = set(
@@ -568,6 +573,8 @@ def account_set_active(
     _require_manageable(actor, account)
     if account.is_active == active:
         return account
+    if active and account.unit is not None and account.unit.closed_at is not None:
+        raise ValidationError(_("The account's unit is closed; its accounts stay disabled."))
     with transaction.atomic():
         account.is_active = active
         account.save(update_fields=["is_active"])

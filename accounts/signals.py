@@ -3,7 +3,7 @@
 from allauth.account import signals as account_signals
 from allauth.mfa import signals as mfa_signals
 from django.contrib.auth import signals as auth_signals
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from accounts import services
 from accounts.models import Account, AuditAction, Level, Unit
@@ -77,3 +77,12 @@ def on_password_changed(sender, request, user, **kwargs):
     services.audit_event(
         action=AuditAction.PASSWORD_CHANGED, actor=user, target=user, ip=_ip(request)
     )
+
+
+# --- the tree changed (issue 15, item 6: accounts.unit_changes) --------------------------
+# Sent inside the approving transaction once a school was added, renamed or closed, with
+# `change` (the approved UnitChange), `unit` (the school, as it is now) and `actor`.
+# chat, notices and tickets connect their receivers in their AppConfig.ready (accounts
+# imports none of them); a receiver that raises rolls the approval back. Problem records
+# need none: roll.selectors hands a closed school's records to its county.
+unit_changed = Signal()

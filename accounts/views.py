@@ -240,14 +240,19 @@ def account_enable(request, pk):
 
 def _set_active(request, pk, *, active):
     account = selectors.account_manageable_or_404(actor=request.user, pk=pk)
-    services.account_set_active(
-        actor=request.user, account=account, active=active, ip=client_ip(request)
-    )
-    messages.success(
-        request,
-        (_("%s is enabled.") if active else _("%s is disabled; its sessions are ended."))
-        % account.username,
-    )
+    try:
+        services.account_set_active(
+            actor=request.user, account=account, active=active, ip=client_ip(request)
+        )
+    except ValidationError as exc:  # enabling an account of a closed unit
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            (_("%s is enabled.") if active else _("%s is disabled; its sessions are ended."))
+            % account.username,
+        )
     back = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         return redirect(back)

@@ -7,6 +7,11 @@ class ChatConfig(AppConfig):
     verbose_name = _("Chat")
 
     def ready(self):
+        from accounts.signals import unit_changed
+        from chat import unit_changes
+
+        unit_changed.connect(unit_changes.unit_changed, dispatch_uid="chat.unit_changed")
+
         from chat import handlers
         from core import sockets
 

@@ -190,6 +190,7 @@ def room_members(room: Room) -> QuerySet[Account]:
             scoping.under("unit__path", room.unit.path),
             is_active=True,
             unit__level__in=room.level_list,
+            unit__closed_at__isnull=True,  # a closed school's accounts (issue 15, item 6)
         )
     else:
         picked = RoomMember.objects.filter(room=room, picked=True).values("account_id")

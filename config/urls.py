@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from accounts import picker
+from accounts import unit_change_views as school_changes
 from accounts import views as accounts
 from accounts import views_people as people
 from core import error_views
@@ -41,6 +42,25 @@ urlpatterns = [
     path("people/register.xlsx", people.account_register_export, name="account_register_export"),
     path("people/<int:pk>/move/", people.account_move, name="account_move"),
     path("help/", people.help_index, name="help"),
+    # School changes (issue 15, item 6: accounts/unit_change_views.py)
+    path("school-changes/", school_changes.unit_changes, name="unit_changes"),
+    path(
+        "school-changes/propose/",
+        school_changes.unit_change_propose,
+        name="unit_change_propose",
+    ),
+    path("school-changes/batch/", school_changes.unit_change_batch, name="unit_change_batch"),
+    path(
+        "school-changes/template.xlsx",
+        school_changes.unit_change_template,
+        name="unit_change_template",
+    ),
+    path(
+        "school-changes/withdraw/",
+        school_changes.unit_change_withdraw,
+        name="unit_change_withdraw",
+    ),
+    path("school-changes/decide/", school_changes.unit_change_decide, name="unit_change_decide"),
     path("notices/", include("notices.urls")),
     path("chat/", include("chat.urls")),
     path("tickets/", include("tickets.urls")),

@@ -7,6 +7,11 @@ class NoticesConfig(AppConfig):
     verbose_name = _("Notices")
 
     def ready(self):
+        from accounts.signals import unit_changed
+        from notices import unit_changes
+
+        unit_changed.connect(unit_changes.unit_changed, dispatch_uid="notices.unit_changed")
+
         from core import filters
         from notices import selectors
 

@@ -131,19 +131,20 @@ def audience_accounts(notice: Notice) -> QuerySet[Account]:
     targets = list(notice.targets.all())
     if not targets:
         return Account.objects.none()
-    qs = Account.objects.filter(is_active=True, unit__level__in=notice.level_list).filter(
-        reduce(or_, (scoping.under("unit__path", t.path) for t in targets))
-    )
+    qs = Account.objects.filter(
+        is_active=True, unit__level__in=notice.level_list, unit__closed_at__isnull=True
+    ).filter(reduce(or_, (scoping.under("unit__path", t.path) for t in targets)))
     if notice.managers_only:
         qs = qs.filter(role=Role.MANAGER)
     return qs
 
 
 def _units_under(paths: list[str], levels: list[str]) -> QuerySet[Unit]:
-    """The audience rule: the units of the chosen levels in the chosen subtrees."""
+    """The audience rule: the units of the chosen levels in the chosen subtrees, closed
+    ones left out (accounts.unit_changes)."""
     if not paths:
         return Unit.objects.none()
-    return Unit.objects.filter(level__in=levels).filter(
+    return Unit.objects.filter(level__in=levels, closed_at__isnull=True).filter(
         reduce(or_, (scoping.under("path", path) for path in paths))
     )
 

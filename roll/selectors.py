@@ -53,8 +53,37 @@ def can_view(actor, record: ProblemRecord) -> bool:
     return can_oversee(actor) and record.school_path.startswith(actor.unit.path)
 
 
-def can_work(actor, record: ProblemRecord) -> bool:
-    return scoping.is_active_account(actor) and actor.unit_id == record.school_id
+def handed_over_school_ids(actor) -> set[int]:
+    """The closed schools of the actor's county (accounts.unit_changes): their problem
+    records pass to the county, whose managers and engineers work them down."""
+    if not can_oversee(actor) or actor.unit.level != Level.COUNTY:
+        return set()
+    return set(
+        Unit.objects.filter(
+            parent_id=actor.unit_id, level=Level.SCHOOL, closed_at__isnull=False
+        ).values_list("pk", flat=True)
+    )
+
+
+def can_work(actor, record: ProblemRecord, handed_over: set[int] | None = None) -> bool:
+    """The school's own accounts; for a closed school, its county's overseers (`handed_over`:
+    handed_over_school_ids(actor), when asked for many records)."""
+    if not scoping.is_active_account(actor):
+        return False
+    if actor.unit_id == record.school_id:
+        return True
+    if handed_over is None:
+        handed_over = handed_over_school_ids(actor)
+    return record.school_id in handed_over
+
+
+def can_work_school(actor, school: Unit) -> bool:
+    """The county works a closed school's records from the school's page."""
+    return (
+        school.closed_at is not None
+        and school.parent_id == getattr(actor, "unit_id", None)
+        and can_oversee(actor)
+    )
 
 
 def _may_unmask_under(actor, path: str) -> bool:

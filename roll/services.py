@@ -655,8 +655,9 @@ def records_update(
         records = list(
             ProblemRecord.objects.select_for_update().filter(pk__in=record_ids).order_by("pk")
         )
+        handed_over = selectors.handed_over_school_ids(actor)
         if len(records) != len(set(record_ids)) or not all(
-            selectors.can_work(actor, r) for r in records
+            selectors.can_work(actor, r, handed_over) for r in records
         ):
             raise PermissionDenied
         changed = []

@@ -31,7 +31,7 @@ def index(request):
     raise PermissionDenied
 
 
-def _school_page(request, school: Unit, *, can_work: bool):
+def _school_page(request, school: Unit, *, can_work: bool, handed_over: bool = False):
     status = request.GET.get("status", "open")
     status = status if status in STATUS_FILTERS else "open"
     context = {
@@ -40,8 +40,11 @@ def _school_page(request, school: Unit, *, can_work: bool):
         "status": status,
         "can_work": can_work,
         "can_unmask": selectors.can_unmask_unit(request.user, school),
-        "can_unmask_export": can_work and selectors.can_unmask_unit(request.user, school),
-        "trail": unit_trail(actor=request.user, unit=school) if not can_work else [],
+        "can_unmask_export": can_work
+        and not handed_over
+        and selectors.can_unmask_unit(request.user, school),
+        "trail": unit_trail(actor=request.user, unit=school) if handed_over or not can_work else [],
+        "handed_over": handed_over,
     }
     template = "roll/_records.html" if request.GET.get("partial") else "roll/school.html"
     return render(request, template, context)
@@ -79,7 +82,9 @@ def _unit_in_reach(request, code) -> Unit:
 def unit_view(request, code):
     unit = _unit_in_reach(request, code)
     if unit.level == Level.SCHOOL:
-        return _school_page(request, unit, can_work=False)
+        # A closed school's records are worked by its county (accounts.unit_changes).
+        handed_over = selectors.can_work_school(request.user, unit)
+        return _school_page(request, unit, can_work=handed_over, handed_over=handed_over)
     return _overview(request, unit)
 
 
@@ -111,6 +116,10 @@ def update(request):
         messages.error(request, _("Only the school's own accounts work its records."))
     else:
         messages.success(request, _("%d records updated.") % n)
+    # The county working a closed school's records goes back to that school's page.
+    school = request.POST.get("school", "")
+    if school.isascii() and school.isdigit() and len(school) <= 10:
+        return redirect("roll_unit", code=school)
     return redirect("roll_index")
 
 

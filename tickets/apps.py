@@ -7,6 +7,11 @@ class TicketsConfig(AppConfig):
     verbose_name = _("Support tickets")
 
     def ready(self):
+        from accounts.signals import unit_changed
+        from tickets import unit_changes
+
+        unit_changed.connect(unit_changes.unit_changed, dispatch_uid="tickets.unit_changed")
+
         from core import filters
         from tickets import selectors
 

@@ -33,10 +33,27 @@ def is_support_person(actor) -> bool:
     )
 
 
+def _reporter_side_q(actor) -> Q:
+    """reporter_side as a filter."""
+    return (
+        Q(reporter=actor)
+        | Q(raised_by_platform=True, reporter_unit_id=actor.unit_id)
+        | Q(reporter_unit__parent_id=actor.unit_id, reporter_unit__closed_at__isnull=False)
+    )
+
+
+def handed_over(actor, ticket: Ticket) -> bool:
+    """A ticket of a closed school (accounts.unit_changes) passes to its county: the
+    county's accounts stand on its reporter side, and the county's support people still
+    work it when the county is its tier."""
+    unit = ticket.reporter_unit
+    return unit.closed_at is not None and unit.parent_id == actor.unit_id
+
+
 def visible_tickets(actor) -> QuerySet[Ticket]:
     if not scoping.is_active_account(actor):
         return Ticket.objects.none()
-    mine = Q(reporter=actor) | Q(raised_by_platform=True, reporter_unit_id=actor.unit_id)
+    mine = _reporter_side_q(actor)
     if is_support_person(actor):
         mine |= scoping.under("reporter_path", actor.unit.path)
     return Ticket.objects.filter(mine)
@@ -47,7 +64,9 @@ def reporter_side(actor, ticket: Ticket) -> bool:
     school — any account of that school."""
     if ticket.reporter_id == actor.pk:
         return True
-    return ticket.raised_by_platform and ticket.reporter_unit_id == actor.unit_id
+    if ticket.raised_by_platform and ticket.reporter_unit_id == actor.unit_id:
+        return True
+    return handed_over(actor, ticket)
 
 
 def can_view(actor, ticket: Ticket) -> bool:
@@ -59,7 +78,11 @@ def can_view(actor, ticket: Ticket) -> bool:
 
 
 def can_see_internal(actor, ticket: Ticket) -> bool:
-    return not reporter_side(actor, ticket) and is_support_person(actor) and can_view(actor, ticket)
+    return (
+        (not reporter_side(actor, ticket) or handed_over(actor, ticket))
+        and is_support_person(actor)
+        and can_view(actor, ticket)
+    )
 
 
 def can_work(actor, ticket: Ticket) -> bool:
@@ -67,7 +90,7 @@ def can_work(actor, ticket: Ticket) -> bool:
     return (
         is_support_person(actor)
         and ticket.tier_id == actor.unit_id
-        and not reporter_side(actor, ticket)
+        and (not reporter_side(actor, ticket) or handed_over(actor, ticket))
         and can_view(actor, ticket)
     )
 
@@ -105,7 +128,7 @@ def engineers_of(tier_id: int) -> QuerySet[Account]:
 
 
 def my_tickets(actor) -> QuerySet[Ticket]:
-    mine = Q(reporter=actor) | Q(raised_by_platform=True, reporter_unit_id=actor.unit_id)
+    mine = _reporter_side_q(actor)
     return Ticket.objects.filter(mine).select_related(*LIST_FIELDS).order_by("-id")
 
 

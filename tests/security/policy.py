@@ -77,6 +77,14 @@ URLS: dict[str, str] = {
     "account_register_export": "manager",
     "account_move": "manageable(account)",
     "help": "login",
+    # school changes (issue 15, item 6): county managers propose, the levels above decide;
+    # the proposal's id travels in the POST body and the service checks it
+    "unit_changes": "manager",
+    "unit_change_propose": "manager",
+    "unit_change_batch": "manager",
+    "unit_change_template": "manager",
+    "unit_change_withdraw": "manager",
+    "unit_change_decide": "manager",
     # the unit picker's JSON (issue 15): lists only the actor's own subtree
     "unit_picker_search": "login",
     "unit_picker_children": "login",
