@@ -140,6 +140,18 @@ def test_the_print_view_fits_a_phone_and_prints_without_the_menu(
         for selector in ["#doc-title", "#doc-number", "#doc-body", "#doc-date"]:
             expect(page.locator(selector)).to_be_visible()
         page.pdf(path=str(results_dir / "notice-print.pdf"), format="A4")
+        page.emulate_media(media="screen")
+
+        # The numbering rule page and the compose form's formal lines fit a phone too.
+        page.set_viewport_size(PHONE)
+        page.goto("/notices/numbering/")
+        page.locator("#id_prefix").fill("长教")
+        page.locator("#numbering-form button[type=submit]").click()
+        expect(page.locator("#next-number strong")).to_have_text(f"长教〔{year}〕1号")
+        problems += [f"numbering page at 390px: {f}" for f in page.evaluate(MEASURE)]
+        page.goto("/notices/new/")
+        expect(page.locator("#id_issuer_line")).to_have_attribute("placeholder", "长安区")
+        problems += [f"compose at 390px: {f}" for f in page.evaluate(MEASURE)]
         page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
         page.screenshot(path=str(results_dir / "notice-print-a4.png"), full_page=True)
     finally:
