@@ -132,6 +132,35 @@ def decided_below(actor, limit: int = 100) -> list[UnitChange]:
     )
 
 
+# --- telling the people concerned (the header's toast, static/js/realtime.js) ----------
+
+
+def _tell(what: str, *, county: Unit, name: str = "", count: int = 1, groups: list[str]):
+    """A stored `unit.change` event (pushed after commit): no text, only what happened,
+    the county's and the school's names (both visible to every recipient)."""
+    from core import events
+
+    events.publish(
+        kind="unit.change",
+        payload={"what": what, "county": county.name, "name": name, "count": count},
+        groups=groups,
+    )
+
+
+def _deciders_group(county: Unit) -> list[str]:
+    """The managers of the county's parent unit (those above see the page's list)."""
+    from core import events
+
+    parent = Unit.objects.get(pk=county.parent_id)
+    return [events.tree_group(parent.code, parent.level, managers_only=True)]
+
+
+def _county_managers_group(county: Unit) -> list[str]:
+    from core import events
+
+    return [events.tree_group(county.code, county.level, managers_only=True)]
+
+
 # --- proposing ------------------------------------------------------------------------
 
 
@@ -303,7 +332,14 @@ def propose(
         raise ValidationError(out)
     try:
         with transaction.atomic():
-            return _store(actor, p, ip=ip)
+            change = _store(actor, p, ip=ip)
+            _tell(
+                "proposed",
+                county=actor.unit,
+                name=change.name or change.old_name,
+                groups=_deciders_group(actor.unit),
+            )
+            return change
     except IntegrityError as exc:  # the partial unique constraints: a proposal raced us
         raise ValidationError(_RACE) from exc
 
@@ -375,6 +411,12 @@ def decide(
                 ip=ip,
                 detail=_detail(change) | {"reason": reason},
             )
+            _tell(
+                "refused",
+                county=change.proposer_unit,
+                name=change.name or change.old_name,
+                groups=_county_managers_group(change.proposer_unit),
+            )
             return change
         unit = _apply(actor=actor, change=change, now=now, ip=ip)
         change.status = UnitChangeStatus.APPROVED
@@ -399,6 +441,12 @@ def decide(
         from accounts.signals import unit_changed
 
         unit_changed.send(sender=UnitChange, change=change, unit=unit, actor=actor)
+        _tell(
+            "approved",
+            county=change.proposer_unit,
+            name=change.name or change.old_name,
+            groups=_county_managers_group(change.proposer_unit),
+        )
     return change
 
 
@@ -623,6 +671,13 @@ def propose_batch(*, actor: Account, content: bytes, ip: str | None = None) -> B
     try:
         with transaction.atomic():
             result.changes = [_store(actor, p, batch=batch, ip=ip) for p in parsed]
+            _tell(
+                "proposed",
+                county=county,
+                name=result.changes[0].name or result.changes[0].old_name,
+                count=len(result.changes),
+                groups=_deciders_group(county),
+            )
     except IntegrityError as exc:
         raise ValidationError(_RACE) from exc
     return result

@@ -1127,6 +1127,9 @@ ZH.update(
         "add %(name)s (%(code)s)": "新增 %(name)s（%(code)s）",
         "close %s": "撤销 %s",
         "rename %(old)s to %(new)s": "%(old)s 更名为 %(new)s",
+        "School change to decide": "有待审批的学校变更",
+        "School change approved": "学校变更已批准",
+        "School change refused": "学校变更被驳回",
         # accounts.models: UnitChange, its kinds and statuses, the unit.* audit actions
         "Rename": "更名",
         "Close": "撤销",

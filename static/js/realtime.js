@@ -60,6 +60,7 @@
       case "ticket.warning": toast(`${t("Warning")}: #${Number(frame.ticket)} ${frame.title || ""}`, "", `/tickets/${Number(frame.ticket)}/`, true); break;
       case "ticket.alert": toast(`${t("Alert")}: #${Number(frame.ticket)} ${frame.title || ""}`, "", `/tickets/${Number(frame.ticket)}/`, true); break;
       case "roll.alerts": onRecords(frame); break;
+      case "unit.change": onUnitChange(frame); break;
       // "lagged": only live chat frames were dropped (chat.js syncs its room); no event was.
       case "resync": if (frame.reason !== "lagged") { refreshBadge(); if (document.getElementById("inbox-rows")) location.reload(); } break;
       default: break;
@@ -142,6 +143,15 @@
     status.textContent = t("Unread");
     tr.append(title, from, when, status);
     rows.prepend(tr);
+  }
+
+  // School changes (issue 15, item 6): a proposal to decide, or the county's outcome.
+  function onUnitChange(frame) {
+    const title = { proposed: "UnitProposed", approved: "UnitApproved", refused: "UnitRefused" }[frame.what];
+    if (!title) return;
+    const count = Number(frame.count) || 1;
+    const detail = `${frame.county || ""} · ${count > 1 ? count : frame.name || ""}`;
+    toast(t(title), detail, "/school-changes/", false);
   }
 
   function toast(title, detail, url, sticky) {

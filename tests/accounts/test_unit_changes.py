@@ -657,3 +657,26 @@ def test_pages_propose_and_decide(tree, people, client):
     # The sibling county cannot withdraw or decide it, staff cannot open the page.
     client.force_login(people.county_staff, backend="accounts.backends.PasswordBackend")
     assert client.get("/school-changes/").status_code == 403
+
+
+def test_the_decider_and_the_county_are_told(tree, people):
+    from core.models import Event
+
+    def told(what):
+        return [
+            (e.payload, sorted(t.group for t in e.targets.all()))
+            for e in Event.objects.filter(kind="unit.change").order_by("id")
+            if e.payload["what"] == what
+        ]
+
+    change = _propose_close(people, tree)
+    [(payload, groups)] = told("proposed")
+    assert payload == {"what": "proposed", "county": "长安区", "name": tree.school.name, "count": 1}
+    assert groups == ["t.130100.prefecture.mgr"]  # the county's parent unit's managers
+    _approve(people.prefecture, change)
+    [(payload, groups)] = told("approved")
+    assert groups == ["t.130102.county.mgr"] and payload["name"] == tree.school.name
+    refused = _propose_add(people)
+    changes.decide(actor=people.province, change_id=refused.pk, approve=False, reason="重复")
+    [(payload, groups)] = told("refused")
+    assert groups == ["t.130102.county.mgr"] and payload["name"] == "长安区实验小学"
