@@ -9,6 +9,7 @@ from io import BytesIO
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
+from django.test import Client
 from openpyxl import Workbook, load_workbook
 
 from accounts import scoping, services
@@ -200,6 +201,10 @@ def test_closed_school_open_tickets_pass_to_the_county(tree, people):
     ticket_services.ticket_reply(
         actor=people.county_staff, ticket=ticket, body="学校已撤并，由区县跟进。"
     )
+    client = Client()
+    client.force_login(people.county_staff, backend="accounts.backends.PasswordBackend")
+    page = client.get(f"/tickets/{ticket.pk}/").content.decode()
+    assert f"{tree.school.name} 已撤销：工单移交 {tree.county.name}" in page
 
 
 def test_closed_school_open_problem_records_pass_to_the_county(tree, people):
@@ -680,3 +685,13 @@ def test_the_decider_and_the_county_are_told(tree, people):
     changes.decide(actor=people.province, change_id=refused.pk, approve=False, reason="重复")
     [(payload, groups)] = told("refused")
     assert groups == ["t.130102.county.mgr"] and payload["name"] == "长安区实验小学"
+
+
+def test_unit_pages_mark_a_closed_school(tree, people, client):
+    _approve(people.prefecture, _propose_close(people, tree))
+    client.force_login(people.county, backend="accounts.backends.PasswordBackend")
+    county_page = client.get(f"/units/{tree.county.code}/").content.decode()
+    assert "已撤销" in county_page
+    school_page = client.get(f"/units/{tree.school.code}/").content.decode()
+    assert 'id="unit-closed"' in school_page
+    assert "/people/issue/?unit=" not in school_page  # no issuing for a closed school
