@@ -514,6 +514,16 @@ def test_the_zip_holds_every_file_in_a_folder_per_unit(people, client_for, media
     }
 
 
+def test_text_is_deflated_and_compressed_formats_stored_as_they_are(people, media_files):
+    notice = ack_files(people, media_files)
+    spool = exports.receipt_files_zip(notice=notice, unit=notice.author_unit)
+    with spool, zipfile.ZipFile(spool) as archive:
+        kinds = {i.filename.rsplit(".", 1)[1]: i.compress_type for i in archive.infolist()}
+        text = next(i for i in archive.infolist() if i.filename.endswith(".txt"))
+    assert kinds == {"xlsx": zipfile.ZIP_STORED, "txt": zipfile.ZIP_DEFLATED}
+    assert text.compress_size < text.file_size // 10  # 5,000 times "a"
+
+
 def test_the_same_name_twice_is_numbered(people, client_for, media_files):
     notice = ack_files(people, media_files)
     people.county_staff.full_name = people.county_manager.full_name
