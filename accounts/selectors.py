@@ -167,7 +167,8 @@ def unit_search(actor, q: str, *, levels=None, limit: int = PICKER_LIMIT) -> lis
     an unmatched word reads the table once (docs/architecture.md has the figures)."""
     if not scoping.is_active_account(actor):
         return []
-    q = " ".join((q or "").split())[:50]
+    # Control characters (a NUL that PostgreSQL refuses) match nothing: dropped.
+    q = " ".join("".join(c for c in (q or "")[:200] if c.isprintable()).split())[:50]
     mine = LEVEL_ORDER.index(actor.unit.level)
     order = [lv.value for lv in LEVEL_ORDER[mine:] if not levels or lv.value in levels]
     base = scoping.units_within(actor.unit).filter(closed_at__isnull=True)
@@ -205,6 +206,8 @@ def unit_children(actor, code: str = "", *, levels=None) -> tuple[Unit, list[Uni
 
     With `levels`, only children on the way to a unit of those levels are listed: a
     child of a chosen level, or of a level above one (a school's children are none)."""
+    if code and not (code.isascii() and code.isalnum()):
+        raise Http404  # no unit has such a code (and PostgreSQL refuses a NUL)
     unit = actor.unit if not code else unit_visible_or_404(actor=actor, code=code)
     children = Unit.objects.filter(parent=unit, closed_at__isnull=True)
     if levels:
@@ -227,7 +230,7 @@ def unit_children(actor, code: str = "", *, levels=None) -> tuple[Unit, list[Uni
 def units_by_code(actor, codes) -> list[Unit]:
     """The units of the actor's subtree among `codes` (the picker's chips for codes
     already typed), in the order given; unknown or out-of-reach codes are left out."""
-    codes = [c for c in dict.fromkeys(codes) if c][:200]
+    codes = [c for c in dict.fromkeys(codes) if c and c.isascii() and c.isalnum()][:200]
     if not codes or not scoping.is_active_account(actor):
         return []
     found = {u.code: u for u in scoping.units_within(actor.unit).filter(code__in=codes)}

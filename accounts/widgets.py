@@ -30,6 +30,22 @@ def picker_labels() -> dict[str, str]:
     }
 
 
+def picker_attrs(*, multiple: bool, levels=()) -> dict[str, str]:
+    """The input's data-* attributes the script reads: its mode, the JSON's addresses,
+    the words, and the levels offered (none: every level of one's subtree)."""
+    attrs = {
+        "data-unit-picker": "multi" if multiple else "single",
+        "data-picker-search": reverse("unit_picker_search"),
+        "data-picker-children": reverse("unit_picker_children"),
+        "data-picker-units": reverse("unit_picker_units"),
+        "data-picker-labels": json.dumps(picker_labels(), ensure_ascii=False),
+        "autocomplete": "off",
+    }
+    if levels:
+        attrs["data-picker-levels"] = ",".join(levels)
+    return attrs
+
+
 class UnitPickerInput(forms.TextInput):
     """`multiple`: a list of codes separated by spaces; otherwise one code. `levels`: the
     levels the picker offers (by default every level of one's subtree)."""
@@ -41,16 +57,5 @@ class UnitPickerInput(forms.TextInput):
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
-        context["widget"]["attrs"].update(
-            {
-                "data-unit-picker": "multi" if self.multiple else "single",
-                "data-picker-search": reverse("unit_picker_search"),
-                "data-picker-children": reverse("unit_picker_children"),
-                "data-picker-units": reverse("unit_picker_units"),
-                "data-picker-labels": json.dumps(picker_labels(), ensure_ascii=False),
-                "autocomplete": "off",
-            }
-        )
-        if self.levels:
-            context["widget"]["attrs"]["data-picker-levels"] = ",".join(self.levels)
+        context["widget"]["attrs"].update(picker_attrs(multiple=self.multiple, levels=self.levels))
         return context

@@ -207,3 +207,36 @@ def test_the_json_refuses_the_anonymous_and_accounts_without_a_unit(tree, client
     unbound = factories.AccountFactory(unit=None)
     client.force_login(unbound, backend="accounts.backends.PasswordBackend")
     assert client.get(f"/unit-picker/{path}", **JSON).status_code == 403
+
+
+def test_the_pages_that_take_a_unit_code_carry_the_picker(tree, client_for):
+    client = client_for(factories.manager(tree.county))
+    issue = client.get("/people/issue/").content.decode()
+    assert issue.count('data-unit-picker="single"') == 2  # one account, and in bulk
+    assert "data-picker-labels" in issue and "拼音首字母" in issue
+    room = client.get("/chat/new/").content.decode()
+    assert 'data-unit-picker="multi"' in room
+    roster = client.get("/support/roster/").content.decode()
+    assert 'id="roster-unit"' in roster and 'data-unit-picker="single"' in roster
+
+
+def test_control_characters_and_odd_codes_find_nothing_without_an_error(tree, client_for):
+    client = client_for(factories.manager(tree.county))
+    assert (
+        client.get("/unit-picker/search.json", {"q": "ca\x00q"}).json()["units"][0]["code"]
+        == "130102"
+    )
+    assert (
+        client.get("/unit-picker/children.json", {"unit": "13\x000102"}, **JSON).status_code == 404
+    )
+    assert client.get("/unit-picker/units.json", {"codes": "130102\x00 1301020001"}).json() == {
+        "units": [
+            {
+                "code": "1301020001",
+                "name": "长安区第一中学",
+                "level": "school",
+                "level_label": "学校",
+                "closed": False,
+            }
+        ]
+    }
