@@ -7,7 +7,7 @@ from functools import reduce
 from operator import or_
 
 from django.db import connection
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -292,17 +292,24 @@ def directory(account, *, q: str = "", page: int = 1, per_page: int = DIRECTORY_
     """The people `account` may open a direct conversation with (exactly dm_refusal's
     rule), active and of units not closed, grouped by where their unit stands (see OWN …
     COUNTY), searched by name, username, unit name, unit code or the unit name's pinyin
-    initials. One page of at most `per_page` people, read with LIMIT (no count: a
-    Ministry account's directory is the country): returns (people, has_next), each
-    person with `.group` set."""
+    initials. One page of at most `per_page` people: returns (people, has_next), each
+    person with `.group` set.
+
+    Read in two parts, never the whole scope: the accounts of the units on the viewer's
+    path (its own and its ancestors': a handful of units), then the rest in unit-path
+    order with LIMIT/OFFSET — the units below (a unit above the county) or the county's
+    other units (a school; a school has nothing below, a county's own subtree is its
+    county), so one ordered range either way. No count: a Ministry account's directory
+    is the country."""
     if not scoping.is_active_account(account):
         return [], False
     unit = account.unit
-    ancestors = unit.ancestor_paths[:-1]
-    parent = ancestors[-1] if ancestors else None
-    qs = Account.objects.filter(
-        _dm_scope(account), is_active=True, unit__closed_at__isnull=True
-    ).exclude(pk=account.pk)
+    line = unit.ancestor_paths  # root first, ending with the viewer's own unit
+    qs = (
+        Account.objects.filter(_dm_scope(account), is_active=True, unit__closed_at__isnull=True)
+        .exclude(pk=account.pk)
+        .select_related("unit")
+    )
     q = q.strip()[:50]
     if q:
         match = (
@@ -314,29 +321,25 @@ def directory(account, *, q: str = "", page: int = 1, per_page: int = DIRECTORY_
         if q.isascii() and q.isalpha():
             match |= Q(unit__initials__startswith=q.lower())
         qs = qs.filter(match)
-    group = Case(
-        When(unit_id=unit.pk, then=Value(OWN)),
-        When(unit__path=parent or "-", then=Value(ABOVE)),
-        When(unit__path__in=ancestors or ["-"], then=Value(FURTHER_UP)),
-        When(scoping.under("unit__path", unit.path), then=Value(BELOW)),
-        default=Value(COUNTY),
-        output_field=IntegerField(),
+    depth = {path: i for i, path in enumerate(line)}
+    near = sorted(
+        qs.filter(unit__path__in=line),
+        key=lambda a: (-depth[a.unit.path], a.role, a.full_name, a.username),
     )
-    # Further up: the nearest unit first (the deepest path).
-    height = Case(
-        When(unit__path__in=ancestors or ["-"], then=-F("unit__depth")),
-        default=Value(0),
-        output_field=IntegerField(),
-    )
+    for person in near:
+        up = len(line) - 1 - depth[person.unit.path]
+        person.group = OWN if up == 0 else ABOVE if up == 1 else FURTHER_UP
     page = max(1, page)
-    start = (page - 1) * per_page
-    rows = list(
-        qs.annotate(group=group, height=height)
-        .select_related("unit")
-        .order_by("group", "height", "unit__path", "role", "full_name", "username")[
-            start : start + per_page + 1
-        ]
-    )
+    start, stop = (page - 1) * per_page, page * per_page + 1  # one more: is there a next?
+    rows = near[start:stop]
+    if len(rows) < stop - start:
+        skip = max(0, start - len(near))
+        rest = qs.exclude(unit__path__in=line).order_by(
+            "unit__path", "role", "full_name", "username"
+        )[skip : skip + stop - start - len(rows)]
+        for person in rest:
+            person.group = BELOW if person.unit.path.startswith(unit.path) else COUNTY
+            rows.append(person)
     return rows[:per_page], len(rows) > per_page
 
 
