@@ -240,3 +240,11 @@ def test_control_characters_and_odd_codes_find_nothing_without_an_error(tree, cl
             }
         ]
     }
+
+
+def test_the_division_import_gives_initials_and_a_rename_renews_them():
+    services.divisions_import(provinces={"130000"})
+    assert Unit.objects.get(code="130100").initials == "sjzs"
+    Unit.objects.filter(code="130102").update(name="改过的名字", initials="gg")
+    services.divisions_import(provinces={"130000"})
+    assert Unit.objects.get(code="130102").initials == "caq"

@@ -107,6 +107,17 @@ def test_a_county_finds_a_school_by_pinyin_initials_and_the_school_gets_the_noti
     expect(options).to_have_count(3)
     expect(options.nth(0)).to_contain_text("长安区")
     expect(options.filter(has_text="育才")).to_have_attribute("aria-selected", "true")
+    # The keyboard in the list: the first school is active; down to 育才, Enter takes
+    # it out, Enter again puts it back.
+    expect(options.nth(1)).to_have_class(re.compile(r"\bactive\b"))
+    search.press("ArrowDown")
+    expect(options.nth(2)).to_have_class(re.compile(r"\bactive\b"))
+    expect(search).to_have_attribute("aria-activedescendant", re.compile(r"-o2$"))
+    search.press("Enter")
+    expect(codes).to_have_value("")
+    expect(chip).to_have_count(0)
+    search.press("Enter")
+    expect(codes).to_have_value("1301020002")
     _no_sideways_scroll(page)
     page.screenshot(path=results_dir / "unit-picker-phone.png", full_page=True)
     search.press("Escape")
