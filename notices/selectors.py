@@ -853,10 +853,15 @@ class FormalLines:
 
 def formal_lines(notice: Notice) -> FormalLines:
     """The header and signature of a circular: as stored once it is published (the
-    service fills the defaults then), the defaults it would get for a draft."""
+    service fills the defaults then; a notice published before it did gets them
+    here), the defaults it would get for a draft."""
     if notice.status == Status.PUBLISHED:
         return FormalLines(
-            notice.doc_number, notice.main_recipients, notice.issuer_line, notice.signed_on
+            doc_number=notice.doc_number,
+            main_recipients=notice.main_recipients
+            or default_main_recipients([t.unit for t in notice.targets.all()]),
+            issuer_line=notice.issuer_line or notice.author_unit.name,
+            signed_on=notice.signed_on or doc_date(notice.published_at),
         )
     rule = numbering_rule(notice.author_unit)
     return FormalLines(

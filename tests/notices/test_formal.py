@@ -444,6 +444,16 @@ def test_the_print_view_refuses_readers_outside_the_audience(people, client_for,
     assert notice.title not in response.content.decode()
 
 
+def test_a_notice_published_before_the_formal_lines_gets_their_defaults(people, client_for):
+    notice = send(people.province_manager, to=["130102"], levels=["county"])
+    Notice.objects.filter(pk=notice.pk).update(main_recipients="", issuer_line="", signed_on=None)
+    page = client_for(people.county_staff).get(f"/notices/{notice.pk}/print/").content.decode()
+    assert '<p class="doc-recipients" id="doc-recipients">长安区：</p>' in page
+    assert '<p id="doc-issuer-line">河北省</p>' in page
+    day = selectors.doc_date(notice.published_at)
+    assert f'<p id="doc-date">{day.year}年{day.month}月{day.day}日</p>' in page
+
+
 def test_a_drafts_print_view_is_its_authors_alone(people, client_for):
     notice = draft(people.province_manager, to=["130102"], levels=["county"])
     assert client_for(people.county_manager).get(f"/notices/{notice.pk}/print/").status_code == 404
