@@ -179,3 +179,46 @@ class AckForm(forms.Form):
 
 class ReminderForm(forms.Form):
     mode = forms.ChoiceField(choices=Reminder.Mode.choices)
+
+
+class WithdrawForm(forms.Form):
+    # The length rules (4–500) are the service's, with its messages.
+    reason = forms.CharField(
+        label=_("Reason for withdrawing"),
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": 500}),
+        required=False,
+        help_text=_("Recipients see it on the notice (4 to 500 characters)."),
+    )
+
+
+class CorrectForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    body = forms.CharField(
+        label=_("Body"),
+        widget=forms.Textarea(attrs={"rows": 10}),
+        required=False,
+        max_length=50_000,
+        help_text=_("Simple formatting (Markdown): **bold**, lists, tables and links."),
+    )
+    note = forms.CharField(
+        label=_("What was corrected (更正说明)"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text=_("Shown to recipients above the changes (4 to 2,000 characters)."),
+    )
+    requires_ack = forms.BooleanField(label=_("Ask for an acknowledgement (回执)"), required=False)
+    ack_deadline = forms.DateTimeField(
+        label=_("Acknowledge by"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    files = MultipleFileField(label=_("Attachments to add"))
+    replace_files = forms.BooleanField(
+        label=_("Replace the attachments (the old ones are not carried over)"), required=False
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("requires_ack") and not data.get("ack_deadline"):
+            self.add_error("ack_deadline", _("Give a deadline for the acknowledgement."))
+        return data

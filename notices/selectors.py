@@ -20,6 +20,7 @@ from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, QuerySet,
 from django.db.models.functions import Left, Length, Substr
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts import scoping
 from accounts.models import LEVEL_ORDER, SEGMENT, Account, Level, Role, Unit
@@ -102,12 +103,62 @@ def can_read(account, notice: Notice) -> bool:
 
 
 def can_forward(account, notice: Notice) -> bool:
-    """A manager who received the notice, or oversees part of its audience, may pass it down."""
+    """A manager who received the notice, or oversees part of its audience, may pass it
+    down — not once it is withdrawn or corrected (the latest version is forwarded)."""
     return (
         scoping.is_manager(account)
         and notice.status == Status.PUBLISHED
+        and is_current(notice)
         and (reaches(notice, account) or can_view_stats(account, notice))
     )
+
+
+def is_current(notice: Notice) -> bool:
+    """Neither withdrawn (撤回) nor superseded by a correction (更正): the notice still
+    asks to be read and acknowledged."""
+    return notice.withdrawn_at is None and notice.superseded_at is None
+
+
+def is_issuer(account, notice: Notice) -> bool:
+    """The author, or a manager of the author's unit (the unit speaks, not the person)."""
+    if not scoping.is_active_account(account):
+        return False
+    return notice.author_id == account.pk or (
+        scoping.is_manager(account) and account.unit_id == notice.author_unit_id
+    )
+
+
+def can_withdraw(account, notice: Notice) -> bool:
+    """撤回: the issuer (author, managers of its unit) of a published notice that is neither
+    withdrawn nor superseded. A scheduled notice is not withdrawn: its author edits it,
+    which returns it to a draft (cancelling the schedule)."""
+    return notice.status == Status.PUBLISHED and is_current(notice) and is_issuer(account, notice)
+
+
+def can_correct(account, notice: Notice) -> bool:
+    """更正: as can_withdraw, for the latest version only, and not for a forwarding (its
+    text is the original's: the original's issuer corrects it, then it is forwarded again)."""
+    return can_withdraw(account, notice) and notice.forwarded_from_id is None
+
+
+def withdraw_refusal(notice: Notice) -> str | None:
+    """Why no acknowledgement or reminder is taken for this notice any more, or None."""
+    if notice.withdrawn_at is not None:
+        return _("This notice was withdrawn; it is no longer acknowledged or reminded.")
+    if notice.superseded_at is not None:
+        return _("This notice was corrected; read and acknowledge the latest version instead.")
+    return None
+
+
+def latest_version(notice: Notice) -> Notice:
+    """The newest correction of `notice` (itself when it was never corrected)."""
+    current, seen = notice, 0
+    while current.superseded_at is not None and seen < 50:
+        newer = current.corrections.order_by("-version", "-pk").first()
+        if newer is None:
+            break
+        current, seen = newer, seen + 1
+    return current
 
 
 def can_edit(account, notice: Notice) -> bool:
@@ -176,6 +227,8 @@ def reminder_applies(account, payload: dict) -> bool:
 # --- inbox -------------------------------------------------------------------
 
 INBOX_FILTERS = ("unread", "ack", "urgent", "overdue")
+# Notices still asking to be read and acknowledged (see is_current).
+CURRENT = Q(withdrawn_at__isnull=True, superseded_at__isnull=True)
 
 
 def inbox(*, account, flt: str = "", q: str = "") -> QuerySet[Notice]:
@@ -190,6 +243,9 @@ def inbox(*, account, flt: str = "", q: str = "") -> QuerySet[Notice]:
         .order_by("-published_at", "-id")
     )
     now = timezone.now()
+    # Withdrawn and superseded notices stay listed (marked), but are never pending.
+    if flt in ("unread", "ack", "overdue"):
+        qs = qs.filter(CURRENT)
     if flt == "unread":
         qs = qs.filter(is_read=False)
     elif flt == "ack":
@@ -208,6 +264,7 @@ def unread_count(account) -> int:
         return 0
     return (
         received(account)
+        .filter(CURRENT)
         .exclude(Exists(Receipt.objects.filter(notice=OuterRef("pk"), account=account)))
         .count()
     )

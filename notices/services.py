@@ -504,6 +504,8 @@ def notice_acknowledge(*, account, notice: Notice, reply: str = "", files=()) ->
         raise PermissionDenied(_("This notice is not addressed to you."))
     if not notice.requires_ack:
         raise ValidationError(_("This notice does not ask for an acknowledgement."))
+    if (refusal := selectors.withdraw_refusal(notice)) is not None:
+        raise ValidationError(refusal, code="not_current")
     reply = reply.strip()
     errors = check_files(list(files))
     if len(reply) > 2000:
@@ -513,6 +515,11 @@ def notice_acknowledge(*, account, notice: Notice, reply: str = "", files=()) ->
     with undo_files() as stored, transaction.atomic():
         receipt = notice_mark_read(account=account, notice=notice)
         receipt = Receipt.objects.select_for_update().get(pk=receipt.pk)
+        # Read again: withdrawn or corrected since the page was opened?
+        current = Notice.objects.filter(selectors.CURRENT, pk=notice.pk).exists()
+        if not current:
+            notice.refresh_from_db()
+            raise ValidationError(selectors.withdraw_refusal(notice), code="not_current")
         if receipt.acked_at is not None:
             raise ValidationError(_("You have already acknowledged this notice."))
         receipt.acked_at, receipt.reply = timezone.now(), reply
@@ -597,6 +604,8 @@ def notice_remind(*, actor, notice: Notice, mode: str) -> Reminder:
     at most once an hour per notice."""
     if not selectors.can_view_stats(actor, notice) or notice.status != Status.PUBLISHED:
         raise PermissionDenied(_("You may not send reminders for this notice."))
+    if (refusal := selectors.withdraw_refusal(notice)) is not None:
+        raise ValidationError(refusal, code="not_current")
     if mode not in Reminder.Mode.values or (
         mode == Reminder.Mode.UNACKED and not notice.requires_ack
     ):
@@ -659,3 +668,220 @@ def notice_publish_system(
         # The platform's own reminders are no circulars of the unit: no document number.
         _publish_now(notice.pk, now, from_status=(Status.DRAFT,), number=False)
     return notice
+
+
+# --- withdrawing (撤回) and correcting (更正) ---------------------------------------------
+# Both keep what recipients did: receipts, acknowledgements and replies stay on the
+# notice they were given for. Each is one conditional update of the notice (a second
+# withdrawal, or a correction racing a withdrawal, finds nothing to update) in the
+# transaction that audits it and stores its event.
+
+REASON_MIN, REASON_MAX = 4, 500
+NOTE_MIN, NOTE_MAX = 4, 2000
+
+
+def _audience_groups(notice: Notice) -> list[str]:
+    """Whom a notice's events reach: its audience, as when it was published, and its author."""
+    roots = [t.unit for t in notice.targets.select_related("unit")]
+    return events.audience_groups(
+        roots=roots, levels=notice.level_list, managers_only=notice.managers_only
+    ) + [events.account_group(notice.author_id)]
+
+
+def _check_reason(text: str, *, what: str, low: int, high: int) -> str:
+    text = (text or "").strip()
+    if len(text) < low:
+        raise ValidationError(
+            _("Give the %(what)s (at least %(n)d characters).") % {"what": what, "n": low},
+            code="required",
+        )
+    if len(text) > high:
+        raise ValidationError(
+            _("The %(what)s is longer than %(n)d characters.") % {"what": what, "n": high},
+            code="too_long",
+        )
+    return text
+
+
+def _not_current_error(notice: Notice) -> ValidationError:
+    if notice.withdrawn_at is not None:
+        return ValidationError(_("This notice is already withdrawn."), code="withdrawn")
+    if notice.superseded_at is not None:
+        return ValidationError(
+            _("This notice was already corrected: correct its latest version."),
+            code="superseded",
+        )
+    return ValidationError(_("Only a published notice can be changed so."), code="unpublished")
+
+
+def notice_withdraw(*, actor, notice: Notice, reason: str) -> Notice:
+    """撤回: the notice stays visible to its recipients, marked withdrawn with the reason;
+    their receipts and acknowledgements are kept, new acknowledgements and reminders are
+    refused (selectors.withdraw_refusal) and it no longer counts as unread anywhere."""
+    if notice.status != Status.PUBLISHED or not selectors.is_issuer(actor, notice):
+        raise PermissionDenied(_("Only the issuing unit withdraws a notice."))
+    if not selectors.is_current(notice):
+        raise _not_current_error(notice)
+    reason = _check_reason(reason, what=_("reason"), low=REASON_MIN, high=REASON_MAX)
+    from accounts.services import audit_event
+
+    now = timezone.now()
+    with transaction.atomic():
+        done = Notice.objects.filter(
+            selectors.CURRENT, pk=notice.pk, status=Status.PUBLISHED
+        ).update(withdrawn_at=now, withdrawn_by=actor, withdraw_reason=reason)
+        notice.refresh_from_db()
+        if not done:
+            raise _not_current_error(notice)
+        audit_event(
+            action=AuditAction.NOTICE_WITHDRAWN,
+            actor=actor,
+            unit=notice.author_unit,
+            detail={"notice": notice.pk, "title": notice.title, "reason": reason},
+        )
+        events.publish(
+            kind="notice.withdrawn",
+            payload={
+                "notice": {
+                    "id": notice.pk,
+                    "title": notice.title,
+                    "author_unit": notice.author_unit.name,
+                    "author_id": notice.author_id,
+                    "url": reverse("notice_detail", args=[notice.pk]),
+                },
+                "reason": reason,
+                "by": actor.unit.name,
+                "withdrawn_local": timezone.localtime(now).strftime("%Y-%m-%d %H:%M"),
+            },
+            groups=_audience_groups(notice),
+        )
+    return notice
+
+
+def notice_correct(
+    *,
+    actor,
+    notice: Notice,
+    title: str,
+    body: str,
+    note: str,
+    requires_ack: bool | None = None,
+    ack_deadline=None,
+    files=(),
+    replace_files: bool = False,
+) -> Notice:
+    """更正: publish version n + 1 of the notice at once, to the same audience (targets,
+    levels, managers-only), from the same unit, carrying its attachments over unless
+    `replace_files` (then `files` are the attachments; otherwise they are added). The
+    old version is superseded and keeps its receipts; the new one is read and
+    acknowledged afresh. Its document number (文号) text is the old one's; the number's
+    year and sequence stay with the old notice (they are unique per unit)."""
+    if notice.status != Status.PUBLISHED or not selectors.is_issuer(actor, notice):
+        raise PermissionDenied(_("Only the issuing unit corrects a notice."))
+    if not selectors.is_current(notice):
+        raise _not_current_error(notice)
+    if notice.forwarded_from_id is not None:
+        raise ValidationError(
+            _(
+                "A forwarding carries the original's text: the original's issuer corrects it; withdraw this forwarding and forward the corrected version."
+            ),
+            code="forwarded",
+        )
+    if requires_ack is None:  # not asked: the acknowledgement request as it was
+        requires_ack, ack_deadline = notice.requires_ack, notice.ack_deadline
+    errors = []
+    title = (title or "").strip()
+    body = body or ""
+    if not title:
+        errors.append(_("The title is empty."))
+    if len(title) > MAX_TITLE or len(body) > MAX_BODY:
+        errors.append(_("The title or body is too long."))
+    try:
+        note = _check_reason(note, what=_("note on the correction"), low=NOTE_MIN, high=NOTE_MAX)
+    except ValidationError as exc:
+        errors += exc.messages
+    if requires_ack and ack_deadline is not None and ack_deadline <= timezone.now():
+        errors.append(_("The acknowledgement deadline is in the past."))
+    files = list(files)
+    if replace_files and not files and not notice.attachments.exists():
+        replace_files = False
+    errors += check_files(files)
+    unchanged = (
+        title == notice.title
+        and body == notice.body
+        and bool(requires_ack) == notice.requires_ack
+        and (ack_deadline if requires_ack else None) == notice.ack_deadline
+        and not files
+        and not replace_files
+    )
+    if unchanged and not errors:
+        errors.append(_("Nothing was changed: edit the title, the text or the attachments."))
+    if errors:
+        raise ValidationError(errors)
+    from accounts.services import audit_event
+
+    now = timezone.now()
+    with undo_files() as stored, transaction.atomic():
+        old = Notice.objects.select_for_update().get(pk=notice.pk)
+        if old.status != Status.PUBLISHED or not selectors.is_current(old):
+            raise _not_current_error(old)
+        new = Notice.objects.create(
+            author=actor,
+            author_unit=old.author_unit,
+            title=title,
+            body=body,
+            body_html=render_body(body),
+            priority=old.priority,
+            requires_ack=requires_ack,
+            ack_deadline=ack_deadline if requires_ack else None,
+            levels=old.levels,
+            managers_only=old.managers_only,
+            status=Status.PUBLISHED,
+            published_at=now,
+            doc_number=old.doc_number,
+            main_recipients=old.main_recipients,
+            issuer_line=old.issuer_line,
+            signed_on=old.signed_on,
+            corrects=old,
+            version=old.version + 1,
+            correction_note=note,
+        )
+        NoticeTarget.objects.bulk_create(
+            [NoticeTarget(notice=new, unit_id=t.unit_id, path=t.path) for t in old.targets.all()]
+        )
+        if not replace_files:
+            Attachment.objects.bulk_create(
+                [
+                    Attachment(
+                        notice=new,
+                        file=a.file.name,
+                        name=a.name,
+                        size=a.size,
+                        uploaded_by=a.uploaded_by,
+                        created_at=a.created_at,
+                    )
+                    for a in old.attachments.order_by("pk")
+                ]
+            )
+        _store_files(files, account=actor, stored=stored, notice=new)
+        old.superseded_at = now
+        old.save(update_fields=["superseded_at"])
+        audit_event(
+            action=AuditAction.NOTICE_CORRECTED,
+            actor=actor,
+            unit=old.author_unit,
+            detail={"notice": new.pk, "corrects": old.pk, "version": new.version, "note": note},
+        )
+        summary = notice_summary(Notice.objects.select_related("author_unit").get(pk=new.pk))
+        summary["version"] = new.version
+        events.publish(
+            kind="notice.corrected",
+            payload={
+                "notice": summary,
+                "corrects": {"id": old.pk, "version": old.version},
+                "note": note,
+            },
+            groups=_audience_groups(old),
+        )
+    notice.refresh_from_db()
+    return new

@@ -19,6 +19,8 @@ urlpatterns = [
     path("<int:pk>/replies.zip", views.replies_zip, name="notice_replies_zip"),
     path("<int:pk>/print/", views.print_view, name="notice_print"),
     path("<int:pk>/remind/", views.remind, name="notice_remind"),
+    path("<int:pk>/withdraw/", views.withdraw, name="notice_withdraw"),
+    path("<int:pk>/correct/", views.correct, name="notice_correct"),
     path("<int:pk>/files/<int:attachment_pk>/", views.attachment, name="notice_attachment"),
     path(
         "<int:pk>/files/<int:attachment_pk>/delete/",

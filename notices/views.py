@@ -15,8 +15,16 @@ from accounts import scoping
 from accounts import selectors as accounts_selectors
 from core.http import client_ip, private_download, spooled_download
 from core.openapi import PAGE_REFUSALS, SESSION, declare
-from notices import exports, selectors, services
-from notices.forms import AckForm, ForwardForm, NoticeForm, NumberingForm, ReminderForm
+from notices import diffs, exports, selectors, services
+from notices.forms import (
+    AckForm,
+    CorrectForm,
+    ForwardForm,
+    NoticeForm,
+    NumberingForm,
+    ReminderForm,
+    WithdrawForm,
+)
 from notices.models import Notice, Status
 
 PAGE_SIZE = 30
@@ -212,10 +220,30 @@ def detail(request, pk):
             "can_forward": selectors.can_forward(request.user, notice),
             "can_stats": selectors.can_view_stats(request.user, notice),
             "can_edit": selectors.can_edit(request.user, notice),
+            "can_withdraw": selectors.can_withdraw(request.user, notice),
+            "can_correct": selectors.can_correct(request.user, notice),
+            "newer": selectors.latest_version(notice) if notice.superseded_at else None,
+            "changes": _changes(notice),
             "ack_form": AckForm(),
             "now": timezone.now(),
         },
     )
+
+
+def _changes(notice):
+    """A correction's title and body against the version it corrects (escaped, <ins>/<del>)."""
+    previous = notice.corrects
+    if previous is None:
+        return None
+    return {
+        "previous": previous,
+        "title": diffs.diff_html(previous.title, notice.title)
+        if previous.title != notice.title
+        else None,
+        "body": diffs.diff_html(previous.body, notice.body)
+        if previous.body != notice.body
+        else None,
+    }
 
 
 @require_POST
@@ -458,3 +486,79 @@ def attachment(request, pk, attachment_pk):
         account=request.user, notice_pk=pk, pk=attachment_pk
     )
     return private_download(item)
+
+
+def _issuer_notice(request, pk, allowed):
+    """The notice named in the URL, for its issuer (author, managers of its unit): others
+    who may read it get 403, the rest 404. Withdrawn or superseded: back to its page."""
+    notice = selectors.notice_readable_or_404(account=request.user, pk=pk)
+    if notice.status != Status.PUBLISHED or not selectors.is_issuer(request.user, notice):
+        raise PermissionDenied
+    return notice, allowed(request.user, notice)
+
+
+@scoping.login_and_unit_required
+def withdraw(request, pk):
+    """撤回: a confirmation page with the reason; recipients keep seeing it, marked."""
+    notice, allowed = _issuer_notice(request, pk, selectors.can_withdraw)
+    if not allowed:
+        messages.error(request, selectors.withdraw_refusal(notice) or _("Not possible."))
+        return redirect("notice_detail", pk=notice.pk)
+    form = WithdrawForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.notice_withdraw(
+                actor=request.user, notice=notice, reason=form.cleaned_data["reason"]
+            )
+            messages.success(request, _("The notice is withdrawn."))
+            return redirect("notice_detail", pk=notice.pk)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+    return render(request, "notices/withdraw.html", {"notice": notice, "form": form})
+
+
+@scoping.login_and_unit_required
+def correct(request, pk):
+    """更正: a new version to the same audience, with a note on what changed."""
+    notice, allowed = _issuer_notice(request, pk, selectors.can_correct)
+    if not allowed:
+        messages.error(
+            request,
+            selectors.withdraw_refusal(notice)
+            or _("A forwarding is not corrected: the original's issuer corrects it."),
+        )
+        return redirect("notice_detail", pk=notice.pk)
+    if request.method == "POST":
+        form = CorrectForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                new = services.notice_correct(
+                    actor=request.user,
+                    notice=notice,
+                    title=data["title"],
+                    body=data["body"],
+                    note=data["note"],
+                    requires_ack=data["requires_ack"],
+                    ack_deadline=data["ack_deadline"],
+                    files=data["files"],
+                    replace_files=data["replace_files"],
+                )
+                messages.success(request, _("The correction is published."))
+                return redirect("notice_detail", pk=new.pk)
+            except ValidationError as exc:
+                _form_errors(form, exc)
+    else:
+        form = CorrectForm(
+            initial={
+                "title": notice.title,
+                "body": notice.body,
+                "requires_ack": notice.requires_ack,
+                "ack_deadline": notice.ack_deadline and timezone.localtime(notice.ack_deadline),
+            }
+        )
+    return render(
+        request,
+        "notices/correct.html",
+        {"notice": notice, "form": form, "attachments": notice.attachments.all()},
+    )

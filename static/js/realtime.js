@@ -55,6 +55,8 @@
       case "notice.published": onNotice(frame); break;
       case "notice.reminder": onReminder(frame); break;
       case "notice.acknowledged": onAcknowledged(frame); break;
+      case "notice.withdrawn": onWithdrawn(frame); break;
+      case "notice.corrected": onCorrected(frame); break;
       case "chat.mention": toast(`@ ${frame.by || ""}`, frame.room ? frame.room.name : "", frame.room ? `/chat/${Number(frame.room.id)}/` : null, false); break;
       case "ticket.assigned": toast(`${t("Assigned")}: #${Number(frame.ticket)} ${frame.title || ""}`, "", `/tickets/${Number(frame.ticket)}/`, frame.priority === "urgent" || frame.priority === "high"); break;
       case "ticket.warning": toast(`${t("Warning")}: #${Number(frame.ticket)} ${frame.title || ""}`, "", `/tickets/${Number(frame.ticket)}/`, true); break;
@@ -98,6 +100,91 @@
     toast(`${t("Ack")} ${frame.unit || ""}`, "", null, false);
     const stats = document.getElementById("stats-total");
     if (stats && frame.notice && String(frame.notice.id) === stats.dataset.noticeId) location.reload();
+  }
+
+  // Withdrawn (撤回) and corrected (更正): the badge is fetched again (the notice no
+  // longer counts as unread), the inbox row is marked, an open notice gets its banner.
+  function onWithdrawn(frame) {
+    const n = frame.notice;
+    if (!n) return;
+    if (n.author_id !== accountId) toast(`${t("Withdrawn")}: ${n.title}`, frame.reason || "", n.url, false);
+    refreshBadge();
+    markInboxRow(n.id, "withdrawn", t("Withdrawn"));
+    const article = openNotice(n.id);
+    if (!article || document.getElementById("withdrawn-banner")) return;
+    const box = document.createElement("div");
+    box.className = "notice withdrawn";
+    box.id = "withdrawn-banner";
+    box.setAttribute("role", "status");
+    const strong = document.createElement("strong");
+    strong.textContent = t("Withdrawn");
+    box.append(strong, ` · ${frame.withdrawn_local || ""} · ${n.author_unit || ""}`);
+    const why = document.createElement("p");
+    why.textContent = `${t("Reason")} ${frame.reason || ""}`;
+    box.appendChild(why);
+    article.prepend(box);
+    article.dataset.withdrawn = "1";
+    stopActions("withdrawn");
+  }
+
+  function onCorrected(frame) {
+    const n = frame.notice;
+    const old = frame.corrects;
+    if (!n || !old) return;
+    if (n.author_id !== accountId) toast(`${t("Corrected")}: ${n.title}`, n.author_unit, n.url, n.priority === "urgent");
+    refreshBadge();
+    markInboxRow(old.id, "superseded", t("Corrected"));
+    insertInboxRow(n);
+    const article = openNotice(old.id);
+    if (!article || document.getElementById("superseded-banner")) return;
+    const box = document.createElement("div");
+    box.className = "notice superseded";
+    box.id = "superseded-banner";
+    box.setAttribute("role", "status");
+    const strong = document.createElement("strong");
+    strong.textContent = t("Corrected");
+    const link = document.createElement("a");
+    link.href = n.url;
+    link.textContent = t("ReadVersion").replace("{n}", String(Number(n.version)));
+    box.append(strong, ": ", link);
+    article.prepend(box);
+    stopActions("superseded");
+  }
+
+  function openNotice(id) {
+    return document.querySelector(`article.notice[data-notice-id="${Number(id)}"]`);
+  }
+
+  // The notice on the page no longer takes acknowledgements, corrections or withdrawals;
+  // `why` ("withdrawn" / "superseded") picks the #ack section's words for the form's place.
+  function stopActions(why) {
+    const form = document.getElementById("ack-form");
+    const section = document.getElementById("ack");
+    if (form) {
+      const hint = document.createElement("p");
+      hint.className = "hint";
+      hint.id = "ack-closed";
+      hint.textContent = (section && section.dataset[why]) || "";
+      form.replaceWith(hint);
+    }
+    for (const sel of ["#withdraw-link", "#correct-link"]) {
+      const el = document.querySelector(sel);
+      if (el) el.remove();
+    }
+  }
+
+  function markInboxRow(id, cls, label) {
+    const rows = document.getElementById("inbox-rows");
+    const row = rows && rows.querySelector(`tr[data-notice-id="${Number(id)}"]`);
+    if (!row) return;
+    row.classList.remove("unread", "fresh");
+    row.classList.add(cls);
+    const cell = row.querySelector("td.state") || row.cells[row.cells.length - 1];
+    if (!cell) return;
+    const badge = document.createElement("span");
+    badge.className = cls === "withdrawn" ? "badge withdrawn" : "badge";
+    badge.textContent = label;
+    cell.replaceChildren(badge);
   }
 
   function bumpBadge(by) {

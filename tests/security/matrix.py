@@ -185,6 +185,10 @@ def allowed(rule: str, actor: Actor, item) -> bool:
         return manager and item.published and reads_notice(acc, item)
     if word == "overseer" and arg == "notice":
         return reads_notice(acc, item) and notice_stats(acc, item)
+    if word == "issuer":  # the author, or a manager of the author's unit (item.unit here)
+        return item.published and (
+            acc.pk == item.author.pk or (manager and acc.unit_id == item.unit.pk)
+        )
     if word == "member":
         return room_member(acc, item)
     if word == "room_manager":

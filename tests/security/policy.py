@@ -32,6 +32,8 @@ parentheses names the object the URL's parameters point at):
 - "audience(notice)": notices.selectors.can_read: the notice reaches the account, or the
   account oversees its statistics (the author, managers along the audience).
 - "overseer(notice)": notices.selectors.can_view_stats.
+- "issuer(notice)": notices.selectors.is_issuer on a published notice: its author and the
+  managers of the author's unit (withdrawing, correcting); other readers get 403.
 - "member(room)": chat: a member of the room (region rooms of the account's own unit and
   its ancestors for the levels they take; topic and direct rooms it was put in).
 - "room_manager(room)": chat.selectors.can_manage_room: managers of the room's unit or
@@ -105,6 +107,8 @@ URLS: dict[str, str] = {
     "notice_remind": "audience(notice)",
     "notice_attachment": "audience(notice)",
     "notice_attachment_delete": "own(notice)",
+    "notice_withdraw": "issuer(notice)",  # issue 15, B2
+    "notice_correct": "issuer(notice)",  # issue 15, B2
     "notice_print": "audience(notice)",  # issue 15, B1: the formal print view
     "notice_replies_zip": "overseer(notice)",  # issue 15, B1: the receipts' files as one zip
     "notice_numbering": "manager",  # issue 15, B1: the own unit's document numbering rule
