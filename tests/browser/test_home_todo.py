@@ -100,3 +100,43 @@ def test_school_staff_sees_and_follows_the_to_dos_on_a_phone(
         expect(page.locator(f'tr[data-alert="{record.alert_id}"]')).to_be_visible()
     finally:
         context.close()
+
+
+def _county_world():
+    staff, notice, record = _world()
+    county = factories.manager(staff.unit.parent, full_name="长安区学籍管理员")
+    from notices.models import Notice
+
+    Notice.objects.filter(pk=notice.pk).update(ack_deadline=timezone.now() - timedelta(days=1))
+    return county, staff, notice
+
+
+def test_county_manager_sees_lagging_schools_as_cards(
+    transactional_db, browser, live_server, results_dir
+):
+    county, staff, notice = outside_playwright(_county_world)
+    context = browser.new_context(base_url=live_server.url, locale="zh-CN", viewport=PHONE)
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        page.route_web_socket("**/ws/**", lambda ws: None)
+        _log_in(page, county.username)
+        page.goto("/")
+        school = staff.unit
+        lag = page.locator("#lag-notices")
+        expect(lag.get_by_role("link", name=school.name)).to_be_visible()
+        expect(page.locator("#lag-records").get_by_role("link", name=school.name)).to_be_visible()
+        assert page.evaluate(MEASURE) == []
+        page.screenshot(path=str(results_dir / "phone-home-lag.png"), full_page=True)
+        # On a phone the cards stack; on a desk they sit side by side.
+        tops = "() => [...document.querySelectorAll('#todo-lag .todo-card')].map(c => Math.round(c.getBoundingClientRect().left))"
+        assert len(set(page.evaluate(tops))) == 1
+        page.set_viewport_size({"width": 1280, "height": 900})
+        assert len(set(page.evaluate(tops))) > 1
+        lag.get_by_role("link", name=school.name).click()
+        expect(page).to_have_url(
+            f"{live_server.url}/notices/{notice.pk}/stats/?unit={school.code}&show=unacked"
+        )
+        expect(page.locator("#stats-total")).to_be_visible()
+    finally:
+        context.close()
