@@ -213,6 +213,19 @@ def test_unread_rooms_with_counts_and_unread_mentions(tree, people):
     assert (data["count"], data["mentions"]) == (0, [])
 
 
+def test_mentions_are_found_where_the_database_cannot_search_json(tree, people, monkeypatch):
+    """SQLite (the embedded default) has no JSON containment: the unread messages are
+    looked through instead."""
+    for account in (people.school_staff, people.county_staff):
+        chat_services.region_rooms_ensure(account)
+    room = Room.objects.get(kind=RoomKind.REGION, unit=tree.county)
+    chat_services.message_post(account=people.county_staff, room=room, body="@school-clerk 请看")
+    chat_services.message_post(account=people.county_staff, room=room, body="@county-boss 请看")
+    monkeypatch.setattr(connection.features, "supports_json_field_contains", False)
+    mentions = chat_todo.unread(people.school_staff)["mentions"]
+    assert [m.body for m in mentions] == ["@school-clerk 请看"]
+
+
 # --- empty states ---------------------------------------------------------------------
 
 
@@ -284,6 +297,18 @@ def test_province_manager_lag_comes_from_the_tallies(tree, people):
     assert [(r["unit"].code, r["missing"]) for r in lag["rows"]] == [("130100", 2), ("130200", 1)]
     assert notice_todo.lagging_units(people.school_manager) is None
     assert notice_todo.lagging_units(people.county_staff) is None
+
+
+def test_home_counts_at_most_two_uncounted_audiences_a_view(tree, people):
+    from notices.models import AudienceTally
+
+    for _ in range(3):
+        overdue(ack_notice(people.province_manager, to=["130000"]))
+    notice_todo.lagging_units(people.province_manager)
+    counted = AudienceTally.objects.values("notice").distinct().count()
+    assert counted == notice_todo.RECOUNTS_PER_VIEW
+    notice_todo.lagging_units(people.province_manager)
+    assert AudienceTally.objects.values("notice").distinct().count() == 3
 
 
 def test_lag_leaves_out_notices_of_another_branch(tree, people):
