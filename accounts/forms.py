@@ -185,7 +185,9 @@ class RegisterFilterForm(forms.Form):
     """Which unit's register (by code, default the actor's own), with or without the
     units under it, and the date from which changes are listed."""
 
-    unit = forms.CharField(label=_("Unit code"), max_length=10, required=False)
+    unit = forms.CharField(
+        label=_("Unit code"), max_length=10, required=False, widget=UnitPickerInput()
+    )
     scope = forms.ChoiceField(
         label=_("Scope"),
         choices=[

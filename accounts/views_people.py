@@ -56,6 +56,8 @@ def _register_params(request):
     form = RegisterFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
     code = (data.get("unit") or "").strip() or request.user.unit.code
+    if not form.is_bound:
+        form = RegisterFilterForm(initial={"unit": code})
     unit = selectors.unit_visible_or_404(actor=request.user, code=code)
     if not register.can_view_register(request.user, unit):
         raise Http404
