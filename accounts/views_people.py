@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.template.loader import select_template
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -143,7 +144,7 @@ def account_move(request, pk):
                 _("%(user)s now belongs to %(unit)s.")
                 % {"user": account.username, "unit": account.unit.name},
             )
-            return redirect(f"{redirect('account_list').url}?unit={account.unit.code}")
+            return redirect(f"{reverse('account_list')}?unit={account.unit.code}")
     return render(request, "accounts/move.html", {"account": account, "form": form})
 
 
