@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts import services as account_services
+from accounts import unit_changes
 from accounts.models import Account, IssueBatch, Role
 from chat import services as chat_services
 from notices import services as notice_services
@@ -149,18 +150,39 @@ def _world():
     )
     batch = IssueBatch.objects.order_by("-pk").first()
     roll_services.key_issue(actor=p["province"], unit=tree.province, label="省学籍系统对接密钥")
+    # A school proposed by the county, waiting for the province on /school-changes/.
+    unit_changes.propose(
+        actor=p["county"],
+        kind="add",
+        code="1301029001",
+        name="石家庄市长安区育才实验小学（东校区）",
+        school_type="小学",
+        reason="2026年秋季新建校区，已取得办学许可。",
+    )
     return tree, p, notice, ticket, room, batch
 
 
 def _pages(tree, p, notice, ticket, room, batch):
     """(person, [paths]) for each level; every path must answer 200."""
     engineer = p["engineer"].pk
-    common = ["/", "/notices/", "/chat/", f"/chat/search/?q={'收到'}", "/tickets/new/", "/units/"]
+    common = [
+        "/",
+        "/notices/",
+        "/chat/",
+        f"/chat/search/?q={'收到'}",
+        "/chat/direct/",
+        "/tickets/new/",
+        "/units/",
+        "/profile/",
+        "/help/",
+    ]
     manager = common + [
         "/notices/sent/",
         "/notices/new/",
+        "/notices/numbering/",
         "/people/",
         "/people/issue/",
+        "/people/register/?since=2020-01-01",
         "/audit/",
         "/tickets/all/",
         "/tickets/dashboard/",
@@ -174,8 +196,12 @@ def _pages(tree, p, notice, ticket, room, batch):
             manager
             + [
                 f"/notices/{notice.pk}/",
+                f"/notices/{notice.pk}/print/",
+                f"/notices/{notice.pk}/withdraw/",
+                f"/notices/{notice.pk}/correct/",
                 f"/notices/{notice.pk}/stats/",
                 f"/notices/{notice.pk}/replies/",
+                "/school-changes/",
                 "/roll/",
                 "/roll/keys/",
                 "/support/settings/",
@@ -187,6 +213,8 @@ def _pages(tree, p, notice, ticket, room, batch):
             manager
             + [
                 f"/chat/{room.pk}/",
+                "/school-changes/",
+                f"/people/{p['school'].pk}/move/",
                 f"/people/batches/{batch.pk}/",
                 f"/units/{tree.school.code}/",
                 f"/support/roster/{engineer}/",
@@ -214,6 +242,7 @@ def _pages(tree, p, notice, ticket, room, batch):
             common
             + [
                 f"/notices/{notice.pk}/",
+                f"/notices/{notice.pk}/print/",
                 f"/chat/{room.pk}/",
                 "/tickets/",
                 f"/tickets/{ticket.pk}/",
