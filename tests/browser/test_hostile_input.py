@@ -267,7 +267,7 @@ def _notices(p, tree):
                 actor=p["county"],
                 notice=notices[-1 - i],
                 target_codes=[tree.school.code],
-                levels=ALL_LEVELS,
+                levels=["school"],  # a county forwards to its own level and below
                 managers_only=False,
                 note=note,
             )
