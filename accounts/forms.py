@@ -6,7 +6,7 @@ from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from accounts import login_limits, scoping, services
+from accounts import login_limits, scoping, services, validators
 from accounts.adapters import refusal_response
 from accounts.models import Account, IssueKind, Role, Unit
 from accounts.services import BULK_ROLES
@@ -97,11 +97,23 @@ class _ActorForm(forms.Form):
         return unit
 
 
+class _OptionalPhoneField(forms.CharField):
+    """A phone that may be left empty; when given, checked and tidied as the profile's
+    (validators.normalize_phone: a mainland mobile or a landline with its area code)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(label=_("Phone"), max_length=30, required=False, **kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        return validators.normalize_phone(value) if value else ""
+
+
 class IssueSingleForm(_ActorForm):
     unit_code = _UnitCodeField()
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.STAFF)
     full_name = forms.CharField(label=_("Person's name"), max_length=50, required=False)
-    phone = forms.CharField(label=_("Phone"), max_length=30, required=False)
+    phone = _OptionalPhoneField()
     username = forms.CharField(
         label=_("Username"),
         max_length=40,
@@ -162,7 +174,7 @@ class IssueBulkForm(_ActorForm):
 
 class HandOverForm(forms.Form):
     full_name = forms.CharField(label=_("New person's name"), max_length=50)
-    phone = forms.CharField(label=_("Phone"), max_length=30, required=False)
+    phone = _OptionalPhoneField()
 
 
 # --- issue 15, task E: the profile, the register's filters, moving an account ----------

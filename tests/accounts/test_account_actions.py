@@ -108,13 +108,23 @@ def test_actions_need_a_post(manager_client, county_staff):
 
 def test_hand_over_renames_and_issues_a_new_code(county_manager, manager_client, county_staff):
     response = manager_client.post(
-        f"/people/{county_staff.pk}/hand-over/", {"full_name": "李四", "phone": "123"}
+        f"/people/{county_staff.pk}/hand-over/", {"full_name": "李四", "phone": "138 1234 5678"}
     )
     batch = batch_from(response)
     county_staff.refresh_from_db()
-    assert (county_staff.full_name, county_staff.phone) == ("李四", "123")
+    assert (county_staff.full_name, county_staff.phone) == ("李四", "13812345678")
     assert not is_logged_in(log_in(county_staff.username, factories.PASSWORD))
     assert is_logged_in(log_in(county_staff.username, sheet_code(county_manager, batch)))
+
+
+def test_hand_over_refuses_a_phone_that_is_no_phone(manager_client, county_staff):
+    response = manager_client.post(
+        f"/people/{county_staff.pk}/hand-over/", {"full_name": "李四", "phone": "123"}
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["phone"]
+    county_staff.refresh_from_db()
+    assert county_staff.full_name != "李四"
 
 
 def test_hand_over_removes_the_two_factor_devices(manager_client, county_staff):
