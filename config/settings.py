@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "tickets",
     "escalation",
     "roll",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -190,6 +191,11 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-credential-sheets": {
         "task": "accounts.tasks.purge_expired_credential_sheets",
         "schedule": 3600.0,
+    },
+    # Daily; on a report day (reports/week.py) the weekly reports go up, once per unit.
+    "weekly-reports": {
+        "task": "reports.tasks.send_due",
+        "schedule": crontab(hour=9, minute=0),
     },
     "purge-expired-captchas": {
         "task": "accounts.tasks.purge_expired_captchas",

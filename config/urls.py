@@ -66,6 +66,7 @@ urlpatterns = [
     path("tickets/", include("tickets.urls")),
     path("support/", include("escalation.urls")),
     path("roll/", include("roll.urls")),
+    path("reports/", include("reports.urls")),
     path("api/openapi.json", core.openapi_document, name="openapi"),
     path("api/roll/v1/alerts", roll_api.alerts, name="roll_api_alerts"),
     path("api/roll/v1/alerts/close", roll_api.close, name="roll_api_close"),

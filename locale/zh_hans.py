@@ -1202,3 +1202,25 @@ ZH.update(
         "what was corrected": "更正说明",
     }
 )
+
+# issue 16, F1: the weekly report (reports app)
+ZH.update(
+    {
+        "Weekly report": "周报表",
+        "Weekly report of %(unit)s": "%(unit)s周报表",
+        "Week: %(start)s to %(end)s": "周次：%(start)s 至 %(end)s",
+        "Unit: %(name)s (%(code)s)": "单位：%(name)s（%(code)s）",
+        "The unit itself": "本单位",
+        "No data this week.": "本周没有数据。",
+        "The weekly report of %(unit)s for %(start)s to %(end)s is attached.": "附件为%(unit)s %(start)s 至 %(end)s 的周报表。",
+        "Weekly report: %(unit)s, week of %(week)s": "周报表：%(unit)s（%(week)s 起一周）",
+        "Give the week as a date (YYYY-MM-DD).": "请用日期（YYYY-MM-DD）指定周次。",
+        "That week is not over yet: showing the last complete week.": "该周尚未结束：显示最近一个完整的周。",
+        "No such unit in your jurisdiction.": "您的管辖范围内没有此单位。",
+        "Week of %(start)s to %(end)s": "%(start)s 至 %(end)s",
+        "due %(day)s": "报送日 %(day)s",
+        "Any day of the week": "该周任一日期",
+        "Previous week": "上一周",
+        "Next week": "下一周",
+    }
+)

@@ -943,3 +943,116 @@ def receipt_files(*, notice: Notice, unit: Unit) -> QuerySet[Attachment]:
         .select_related("receipt__unit", "receipt__account")
         .order_by("receipt__unit_path", "receipt__acked_at", "pk")
     )
+
+
+# --- the weekly report's notice figures (issue 16, F1: reports app) ----------------
+
+# Audience accounts per (child of the root, notice) in one query: the notice's target
+# subtrees joined to the units under them (a path range: a b-tree range scan per
+# target), restricted to the root's subtree, the notice's levels and managers-only.
+_WEEK_AUDIENCE = (
+    "SELECT substr(u.path, 1, %s) AS child, n.id, COUNT(a.id) "
+    "FROM notices_notice n "
+    "JOIN notices_noticetarget t ON t.notice_id = n.id "
+    "JOIN accounts_unit u ON u.path >= t.path AND u.path < t.path || 'A' "
+    "JOIN accounts_account a ON a.unit_id = u.id "
+    "WHERE n.id IN ({ids}) AND u.path >= %s AND u.path < %s AND u.closed_at IS NULL "
+    "AND a.is_active AND (NOT n.managers_only OR a.role = %s) "
+    "AND (',' || n.levels || ',') LIKE ('%%,' || u.level || ',%%') "
+    "GROUP BY substr(u.path, 1, %s), n.id"
+)
+
+
+def week_notices(unit: Unit, start: datetime, end: datetime) -> QuerySet[Notice]:
+    """Current circulars published in [start, end) whose audience reaches into `unit`'s
+    subtree (a target at or above it, or inside it); the platform's own notices (its
+    reminders, the weekly reports themselves) are not circulars and are left out."""
+    from accounts.services import SYSTEM_USERNAME
+
+    covers = Q(path__in=unit.ancestor_paths) | scoping.under("path", unit.path)
+    return (
+        Notice.objects.filter(
+            CURRENT, status=Status.PUBLISHED, published_at__gte=start, published_at__lt=end
+        )
+        .exclude(author__username=SYSTEM_USERNAME)
+        .filter(Exists(NoticeTarget.objects.filter(covers, notice=OuterRef("pk"))))
+    )
+
+
+def week_figures(unit: Unit, start: datetime, end: datetime) -> dict[str, dict]:
+    """Per child unit path of `unit` (and `unit.path` itself for its own accounts): the
+    notices of the week that reached it, their audience accounts, how many read them,
+    and, for notices asking for an acknowledgement, the audience and how many
+    acknowledged by the deadline. Three grouped queries whatever the tree's size."""
+    from django.db import connection
+
+    prefix = len(unit.path) + SEGMENT
+    notices = {n.pk: n for n in week_notices(unit, start, end).only("pk", "requires_ack")}
+    out: dict[str, dict] = {}
+    if not notices:
+        return out
+
+    def row(child: str) -> dict:
+        return out.setdefault(
+            child,
+            {
+                "notice_ids": set(),
+                "audience": 0,
+                "read": 0,
+                "ack_audience": 0,
+                "acked_on_time": 0,
+            },
+        )
+
+    ids = sorted(notices)
+    sql = _WEEK_AUDIENCE.format(ids=",".join(["%s"] * len(ids)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [prefix, *ids, unit.path, unit.path + "A", Role.MANAGER, prefix])
+        for child, notice_id, n in cursor.fetchall():
+            r = row(child)
+            r["notice_ids"].add(notice_id)
+            r["audience"] += n
+            if notices[notice_id].requires_ack:
+                r["ack_audience"] += n
+    on_time = Q(acked_at__isnull=False) & (
+        Q(notice__ack_deadline__isnull=True) | Q(acked_at__lte=F("notice__ack_deadline"))
+    )
+    for r in (
+        Receipt.objects.filter(scoping.under("unit_path", unit.path), notice_id__in=ids)
+        .annotate(child=Substr("unit_path", 1, prefix))
+        .values("child")
+        .annotate(
+            read=Count("id"),
+            acked_on_time=Count("id", filter=on_time & Q(notice__requires_ack=True)),
+        )
+        .order_by()
+    ):
+        target = row(r["child"])
+        target["read"] += r["read"]
+        target["acked_on_time"] += r["acked_on_time"]
+    for r in out.values():
+        r["notices"] = len(r.pop("notice_ids"))
+    return out
+
+
+# --- the dashboards' read-rate chart (issue 16, F2) ----------------------------------
+
+
+def stats_choices(account, *, since: datetime, limit: int = 30) -> list[Notice]:
+    """Current circulars published since `since` whose statistics `account` may view
+    (can_view_stats), newest first: the notices the read-rate chart offers. Their
+    authors sit at or above the account's unit; targets are prefetched."""
+    if not scoping.is_active_account(account):
+        return []
+    qs = (
+        Notice.objects.filter(
+            CURRENT,
+            status=Status.PUBLISHED,
+            published_at__gte=since,
+            author_unit__path__in=account.unit.ancestor_paths,
+        )
+        .select_related("author_unit")
+        .prefetch_related("targets")
+        .order_by("-published_at", "-pk")[: limit * 3]
+    )
+    return [n for n in qs if can_view_stats(account, n)][:limit]

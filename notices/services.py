@@ -646,15 +646,18 @@ def notice_publish_system(
     targets: list[Unit],
     levels: list[str],
     managers_only: bool = False,
+    files=(),
 ) -> Notice:
-    """A notice the platform sends by itself (e.g. problem-record reminders) in the
-    name of `author_unit`, published at once to `targets` × `levels`."""
+    """A notice the platform sends by itself (e.g. problem-record reminders, the weekly
+    report with its workbook in `files`) in the name of `author_unit`, published at
+    once to `targets` × `levels`."""
     from accounts.services import system_account
 
     now = timezone.now()
-    with transaction.atomic():
+    author = system_account()
+    with undo_files() as stored, transaction.atomic():
         notice = Notice.objects.create(
-            author=system_account(),
+            author=author,
             author_unit=author_unit,
             title=title[:MAX_TITLE],
             body=body,
@@ -665,6 +668,7 @@ def notice_publish_system(
             status=Status.DRAFT,
         )
         _set_targets(notice, targets)
+        _store_files(files, account=author, stored=stored, notice=notice)
         # The platform's own reminders are no circulars of the unit: no document number.
         _publish_now(notice.pk, now, from_status=(Status.DRAFT,), number=False)
     return notice

@@ -237,3 +237,68 @@ def keys_within(unit: Unit) -> QuerySet[RollKey]:
         .select_related("unit", "created_by", "revoked_by")
         .order_by("unit__path", "-created_at")
     )
+
+
+def week_figures(unit: Unit, start, end) -> dict[str, dict]:
+    """The weekly report's problem-record figures per child unit path of `unit` for
+    [start, end): records detected (opened) and resolved in the week, the graduating
+    grade's apart."""
+    prefix = len(unit.path) + SEGMENT
+    child = Substr("school_path", 1, prefix)
+    mine = ProblemRecord.objects.filter(scoping.under("school_path", unit.path))
+    out: dict[str, dict] = {}
+
+    def row(path: str) -> dict:
+        return out.setdefault(
+            path, {"opened": 0, "opened_grad": 0, "resolved": 0, "resolved_grad": 0}
+        )
+
+    for r in (
+        mine.filter(detected_at__gte=start, detected_at__lt=end)
+        .annotate(child=child)
+        .values("child")
+        .annotate(n=Count("id"), grad=Count("id", filter=Q(graduating=True)))
+        .order_by()
+    ):
+        row(r["child"]).update(opened=r["n"], opened_grad=r["grad"])
+    for r in (
+        mine.filter(resolved_at__gte=start, resolved_at__lt=end)
+        .annotate(child=child)
+        .values("child")
+        .annotate(n=Count("id"), grad=Count("id", filter=Q(graduating=True)))
+        .order_by()
+    ):
+        row(r["child"]).update(resolved=r["n"], resolved_grad=r["grad"])
+    return out
+
+
+def by_child_and_kind(unit: Unit) -> list[dict]:
+    """Problem records in `unit`'s subtree per child unit and kind (open and total): one
+    grouped query (the dashboards' chart by kind and region). Rows {child path, kind,
+    open, total}; children without records are absent."""
+    child = Substr("school_path", 1, len(unit.path) + SEGMENT)
+    return list(
+        ProblemRecord.objects.filter(scoping.under("school_path", unit.path))
+        .annotate(child=child)
+        .values("child", "kind")
+        .annotate(total=Count("id"), open=Count("id", filter=Q(status__in=OPEN_RECORD_STATUSES)))
+        .order_by("child", "kind")
+    )
+
+
+def open_by_prefix(unit: Unit, *, depth: int) -> dict[str, int]:
+    """Open problem records in `unit`'s subtree counted by the unit `depth` levels below
+    it that each record sits under (its path prefix): one grouped query. The Ministry's
+    map reads depth 2 (each province's prefectures, or a municipality's counties), and
+    sums them per province."""
+    prefix = Substr("school_path", 1, len(unit.path) + depth * SEGMENT)
+    return {
+        r["prefix"]: r["n"]
+        for r in ProblemRecord.objects.filter(
+            scoping.under("school_path", unit.path), status__in=OPEN_RECORD_STATUSES
+        )
+        .annotate(prefix=prefix)
+        .values("prefix")
+        .annotate(n=Count("id"))
+        .order_by()
+    }

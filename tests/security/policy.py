@@ -199,6 +199,9 @@ URLS: dict[str, str] = {
     "captcha-image": "public",
     # the OpenAPI document of the JSON endpoints (issue 14, fuzzing): shapes only, no data
     "openapi": "public",
+    # the weekly report (issue 16, F1): a manager's own unit; ?unit= below (QUERIES)
+    "weekly_report": "manager",
+    "weekly_report_xlsx": "manager",
 }
 
 # Entry points that also name a unit in the query string (`?unit=<code>`): URL name ->
@@ -221,6 +224,9 @@ QUERIES: dict[str, str] = {
     "account_register_export": "manager_subtree(unit)",  # issue 15, task E
     # the unit picker browsing into a unit (issue 15)
     "unit_picker_children": "subtree(unit)",
+    # issue 16, F1: the weekly report of a unit at or under the manager's own (else 404)
+    "weekly_report": "manager_subtree(unit)",
+    "weekly_report_xlsx": "manager_subtree(unit)",
 }
 
 # Route prefix -> rule, for every pattern under it (named or not).
