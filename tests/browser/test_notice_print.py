@@ -96,7 +96,7 @@ def test_the_print_view_fits_a_phone_and_prints_without_the_menu(
         page.locator("#print-link").click()
         expect(page).to_have_url(re.compile(rf"/notices/{notice.pk}/print/$"))
         doc = page.locator("#official-doc")
-        expect(doc.locator("#doc-issuer")).to_have_text("河北省")
+        expect(doc.locator("#doc-issuer")).to_have_text("河北省教育厅")
         expect(doc.locator("#doc-number")).to_have_text(f"冀教学籍〔{year}〕1号")
         expect(doc.locator("#doc-title")).to_have_text(TITLE)
         expect(doc.locator("#doc-recipients")).to_have_text("长安区、桥西区：")

@@ -403,7 +403,9 @@ def test_the_print_view_lays_the_circular_out_formally(people, client_for):
     response = client_for(people.county_staff).get(f"/notices/{notice.pk}/print/")
     assert response.status_code == 200
     page = response.content.decode()
-    assert '<p class="doc-issuer" id="doc-issuer">河北省</p>' in page
+    assert (
+        '<p class="doc-issuer" id="doc-issuer">河北省教育厅</p>' in page
+    )  # the 落款 heads the sheet
     assert f'<p class="doc-number" id="doc-number">冀教学籍〔{this_year()}〕1号</p>' in page
     assert (
         '<h1 class="doc-title" id="doc-title">关于做好2026年秋季学期学籍注册工作的通知</h1>' in page
