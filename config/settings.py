@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "tickets",
     "escalation",
     "roll",
+    "dashboards",
     "reports",
 ]
 

@@ -66,6 +66,7 @@ urlpatterns = [
     path("tickets/", include("tickets.urls")),
     path("support/", include("escalation.urls")),
     path("roll/", include("roll.urls")),
+    path("dashboards/", include("dashboards.urls")),
     path("reports/", include("reports.urls")),
     path("api/openapi.json", core.openapi_document, name="openapi"),
     path("api/roll/v1/alerts", roll_api.alerts, name="roll_api_alerts"),

@@ -1224,3 +1224,35 @@ ZH.update(
         "Next week": "下一周",
     }
 )
+
+# Issue 16, F2: charts (dashboards app, static/js/charts.js)
+ZH.update(
+    {
+        "Charts": "统计图表",
+        "No data": "暂无数据",
+        "Read rate by unit": "各单位阅读率",
+        "Read rate": "阅读率",
+        "Audience accounts": "应读人数",
+        "Read rate (%)": "阅读率（%）",
+        "Audience units": "应读单位数",
+        "Open tickets by age": "未结工单按时长",
+        "Age": "时长",
+        "SLA compliance, last 12 weeks": "近 12 周服务时限达成率",
+        "Week of": "周（起始日）",
+        "Tickets raised": "新建工单",
+        "Within SLA (%)": "时限内（%）",
+        "Problem records by kind and unit": "问题学籍（按类型和单位）",
+        "Still open": "未处理",
+        "Open problem records": "未处理问题学籍",
+        "%(figure)s by province": "各省%(figure)s",
+        "Province name": "省份",
+        "Click a province to see its units.": "点击省份查看其下级单位。",
+        "Back to China": "返回全国",
+        "Read rate of a notice by unit": "通知阅读率（按单位）",
+        "Ticket backlog by age and SLA compliance": "工单积压时长与服务时限达成率",
+        "Map of China by province": "全国分省地图",
+        "Notice": "通知",
+        "No notice published in the last 12 weeks whose statistics you may see.": "近 12 周没有您可查看统计的通知。",
+        "Tickets: backlog and SLA": "工单积压与服务时限",
+    }
+)

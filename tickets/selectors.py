@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db.models import Count, F, Min, Q, QuerySet
-from django.db.models.functions import Substr, TruncDate
+from django.db.models.functions import Substr, TruncDate, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -192,6 +192,68 @@ AGE_BUCKETS = (
 )
 
 
+def _age_counts(now: datetime) -> dict:
+    """AGE_BUCKETS as conditional counts over open tickets: label → Count."""
+    age_filters = {}
+    lower = 0
+    for upper, label in AGE_BUCKETS:
+        cond = Q(created_at__lte=now - timedelta(days=lower))
+        if upper is not None:
+            cond &= Q(created_at__gt=now - timedelta(days=upper))
+        age_filters[label] = Count("id", filter=cond)
+        lower = upper or lower
+    return age_filters
+
+
+def backlog_by_age(unit: Unit, *, now: datetime) -> list[tuple[str, int]]:
+    """The open tickets raised in `unit`'s subtree by age (AGE_BUCKETS, the dashboard's
+    wording): one aggregate over the open tickets (dashboards' chart)."""
+    counts = _age_counts(now)
+    row = Ticket.objects.filter(
+        scoping.under("reporter_path", unit.path), status__in=OPEN_STATUSES
+    ).aggregate(**{f"age_{i}": c for i, c in enumerate(counts.values())})
+    return [(str(label), row[f"age_{i}"]) for i, label in enumerate(counts)]
+
+
+def weekly_compliance(unit: Unit, *, weeks: int, now: datetime) -> list[dict]:
+    """SLA compliance of the tickets raised in `unit`'s subtree in each of the last
+    `weeks` weeks (Monday to Sunday, China time), oldest first, weeks without tickets
+    included: one grouped query on the creation-time index. A ticket counts as within
+    SLA unless it breached (the dashboard's rule); tickets the platform raises for
+    problem records run no SLA clock and are left out, as in the weekly report."""
+    tz = timezone.get_default_timezone()
+    today = timezone.localtime(now, tz).date()
+    first = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
+    start = datetime(first.year, first.month, first.day, tzinfo=tz)
+    found = {
+        timezone.localtime(r["week"], tz).date()
+        if isinstance(r["week"], datetime)
+        else r["week"]: r
+        for r in Ticket.objects.filter(
+            scoping.under("reporter_path", unit.path),
+            created_at__gte=start,
+            raised_by_platform=False,
+        )
+        .annotate(week=TruncWeek("created_at", tzinfo=tz))
+        .values("week")
+        .annotate(created=Count("id"), breached=Count("id", filter=Q(breached=True)))
+        .order_by()
+    }
+    out = []
+    for i in range(weeks):
+        week = first + timedelta(days=7 * i)
+        r = found.get(week, {"created": 0, "breached": 0})
+        out.append(
+            {
+                "week": week,
+                "created": r["created"],
+                "breached": r["breached"],
+                "compliance": _rate(r["created"] - r["breached"], r["created"]),
+            }
+        )
+    return out
+
+
 def dashboard(actor, *, days: int, now: datetime) -> dict:
     """Volumes, backlog age and SLA compliance for the actor's subtree over `days`.
 
@@ -204,14 +266,7 @@ def dashboard(actor, *, days: int, now: datetime) -> dict:
     child = Substr("reporter_path", 1, len(unit.path) + SEGMENT)
 
     open_qs = Ticket.objects.filter(in_tree, status__in=OPEN_STATUSES)
-    age_filters = {}
-    lower = 0
-    for upper, label in AGE_BUCKETS:
-        cond = Q(created_at__lte=now - timedelta(days=lower))
-        if upper is not None:
-            cond &= Q(created_at__gt=now - timedelta(days=upper))
-        age_filters[label] = Count("id", filter=cond)
-        lower = upper or lower
+    age_filters = _age_counts(now)
     backlog = open_qs.aggregate(
         total=Count("id"),
         waiting=Count("id", filter=Q(status=Status.NEW)),
@@ -337,3 +392,19 @@ def week_figures(unit: Unit, start: datetime, end: datetime) -> dict[str, dict]:
         row(r["child"])["escalated"] = r["n"]
     return out
 
+
+def open_by_prefix(unit: Unit, *, depth: int) -> dict[str, int]:
+    """Open tickets raised in `unit`'s subtree counted by the unit `depth` levels below
+    it that the reporter sits under: one grouped query on the open-ticket index (the
+    Ministry's map, by province and their prefectures)."""
+    prefix = Substr("reporter_path", 1, len(unit.path) + depth * SEGMENT)
+    return {
+        r["prefix"]: r["n"]
+        for r in Ticket.objects.filter(
+            scoping.under("reporter_path", unit.path), status__in=OPEN_STATUSES
+        )
+        .annotate(prefix=prefix)
+        .values("prefix")
+        .annotate(n=Count("id"))
+        .order_by()
+    }

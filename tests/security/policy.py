@@ -199,6 +199,16 @@ URLS: dict[str, str] = {
     "captcha-image": "public",
     # the OpenAPI document of the JSON endpoints (issue 14, fuzzing): shapes only, no data
     "openapi": "public",
+    # charts (issue 16, F2: dashboards), each figure scoped to the viewer's own subtree
+    "dashboards": "support",
+    "dashboard_read_rate": "support_manager",
+    "dashboard_read_rate_export": "support_manager",
+    "dashboard_tickets": "support",
+    "dashboard_tickets_export": "support",
+    "dashboard_records": "support",
+    "dashboard_records_export": "support",
+    "dashboard_map": "manager_at(ministry)",
+    "dashboard_map_export": "manager_at(ministry)",
     # the weekly report (issue 16, F1): a manager's own unit; ?unit= below (QUERIES)
     "weekly_report": "manager",
     "weekly_report_xlsx": "manager",
