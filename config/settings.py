@@ -49,6 +49,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: request latency by view for Prometheus (core/metrics.py), every middleware included.
+    "core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.middleware.ContentSecurityPolicyMiddleware",
     # Before WhiteNoise, so static files get X-Frame-Options and Permissions-Policy too.
@@ -279,7 +281,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 HTTPS = env.boolean("HTTPS", not DEBUG)
 SECURE_SSL_REDIRECT = HTTPS
 # HAProxy checks these over plain HTTP on the web processes' own ports.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
 SESSION_COOKIE_SECURE = env.boolean("SECURE_COOKIES", HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -389,3 +391,14 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 5100
 
 # Problem records: remind schools of graduating-grade records open longer than this.
 ROLL_REMINDER_DAYS = env.integer("ROLL_REMINDER_DAYS", 7)
+
+# --- Prometheus metrics (core/metrics.py, docs/deployment.md) ---------------------------
+# Every process (web, worker, beat) writes its figures into prometheus-client's multiprocess
+# files here; /metrics of any web process merges them. `make serve` empties it at start.
+METRICS_DIR = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or VAR_DIR / "metrics")
+# Set: /metrics wants `Authorization: Bearer <token>`. Unset: it answers only to these
+# addresses/networks (the client's own address, behind HAProxy too).
+METRICS_TOKEN = env.string("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env.csv("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+# Celery queues whose length /metrics reports besides the default one ("celery").
+METRICS_CELERY_QUEUES = env.csv("METRICS_CELERY_QUEUES", "")

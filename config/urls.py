@@ -9,6 +9,7 @@ from accounts import unit_change_views as school_changes
 from accounts import views as accounts
 from accounts import views_people as people
 from core import error_views
+from core import metrics as core_metrics
 from core import views as core
 from roll import api as roll_api
 
@@ -80,6 +81,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", core.healthz, name="healthz"),
     path("readyz", core.readyz, name="readyz"),
+    # Prometheus (core/metrics.py): a bearer token or an internal address.
+    path("metrics", core_metrics.endpoint, name="metrics"),
     path("admin/", admin.site.urls),
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
 ]

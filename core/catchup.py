@@ -30,6 +30,8 @@ import contextlib
 import logging
 import weakref
 
+from core import metrics
+
 log = logging.getLogger(__name__)
 
 PROBE_INTERVAL = 2.0  # seconds between probes
@@ -76,9 +78,11 @@ class Watcher:
                 if ok and (not self.healthy or self._reconnected):
                     self._reconnected = False
                     self.recoveries += 1
+                    metrics.socket_replay("catchup")
                     log.warning("channel layer back: %d sockets catch up", len(self.sockets))
                     await self._catch_up_all()
                 elif not ok and self.healthy:
+                    metrics.channel_layer_error("probe")
                     log.warning("channel layer down: sockets will catch up when it is back")
                 self.healthy = ok
                 self._wake.clear()

@@ -10,7 +10,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from core import catchup, events, filters, socket_quota, sockets
+from core import catchup, events, filters, metrics, socket_quota, sockets
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,9 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
         self.floor = self.last_id = latest if after is None else after
         self.synced_at = 0.0
         if after is not None:
+            metrics.socket_replay("resume")
             if frames is None:
+                metrics.socket_resync("gap")
                 await self.send_json({"type": "resync", "latest_id": latest})
                 self.floor = self.last_id = latest
             else:
@@ -142,6 +144,7 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
         """Replay what this socket may have missed while the channel layer was down."""
         frames = await database_sync_to_async(events.replay)(self.account, self.last_id)
         if frames is None:
+            metrics.socket_resync("gap")
             latest = await database_sync_to_async(events.latest_id)()
             await self.send_json({"type": "resync", "latest_id": latest})
             self.floor = self.last_id = max(self.last_id, latest)
@@ -166,8 +169,10 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         self.synced_at = time.monotonic()
+        metrics.socket_replay("sync")
         frames = await database_sync_to_async(events.replay)(self.account, after)
         if frames is None:
+            metrics.socket_resync("gap")
             latest = await database_sync_to_async(events.latest_id)()
             await self.send_json({"type": "resync", "latest_id": latest})
             return
@@ -182,6 +187,8 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
 
     async def accept(self, subprotocol=None, headers=None):
         await super().accept(subprotocol, headers)
+        metrics.socket_opened()
+        self.metered = True
         # From here every frame goes through the socket's bounded send queue.
         self.outbox = sockets.Outbox(self.base_send, close=self._close_slow)
         self.following: set[str] = set()
@@ -217,6 +224,9 @@ class PlatformConsumer(AsyncJsonWebsocketConsumer):
             await sockets.hub(self.channel_layer).leave(group, self.outbox)
 
     async def disconnect(self, code):
+        if getattr(self, "metered", False):
+            self.metered = False
+            metrics.socket_closed()
         watch = getattr(self, "session_watch", None)
         if watch is not None:
             watch.cancel()

@@ -32,7 +32,7 @@ from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core import sockets
+from core import metrics, sockets
 from core.models import Event, EventTarget
 
 log = logging.getLogger(__name__)
@@ -233,6 +233,7 @@ def push_many(routed: list[tuple[Event, list[str]]]) -> None:
         # on the process's long-lived push loop (core.sockets.group_sends_soon).
         sockets.group_sends_soon(layer, sends)
     except Exception:  # Redis down or restarting: clients catch up when they resume
+        metrics.channel_layer_error("group_send")
         ids = ", ".join(str(event.seq) for event, _ in routed)
         log.warning("could not push event %s; clients will replay it", ids, exc_info=True)
 

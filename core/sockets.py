@@ -37,6 +37,8 @@ from collections.abc import Awaitable, Callable
 
 from asgiref.sync import SyncToAsync
 
+from core import metrics
+
 log = logging.getLogger(__name__)
 
 # --- the registry -----------------------------------------------------------------------
@@ -245,6 +247,7 @@ class Outbox:
             self._broadcast.clear()
             if not self._resync_queued:
                 self._resync_queued = True
+                metrics.socket_resync("lagged")
                 self.reply(RESYNC_LAGGED)
             return
         self._broadcast.append(text)
@@ -292,6 +295,7 @@ class Outbox:
         self._drained.set()
 
     def _give_up(self) -> None:
+        metrics.socket_send_failed("too_slow")
         self.stop()
         asyncio.get_running_loop().create_task(self._close(CLOSE_TOO_SLOW))
 
@@ -366,6 +370,7 @@ class Pump:
                 try:
                     budget -= await outbox.write_broadcasts()
                 except Exception:  # one broken socket must not stop everyone's frames
+                    metrics.socket_send_failed("write_error")
                     log.warning("could not write to a socket", exc_info=True)
                 if budget <= 0:
                     budget = PUMP_BUDGET
@@ -576,6 +581,7 @@ def _enqueue(layer, group: str, message: dict) -> None:
         queue = _senders[loop] = asyncio.Queue()
         loop.create_task(_send_queued(layer, queue))
     if queue.qsize() >= SEND_QUEUE_LIMIT:
+        metrics.channel_layer_error("queue_full")
         log.warning("group send queue full; %s will be synced, not pushed", group)
         return
     queue.put_nowait((group, message))
@@ -587,4 +593,5 @@ async def _send_queued(layer, queue: asyncio.Queue) -> None:
         try:
             await layer.group_send(group, message)
         except Exception:  # Redis away: members get it from the database when they sync
+            metrics.channel_layer_error("group_send")
             log.warning("could not push to %s", group, exc_info=True)

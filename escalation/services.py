@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 from accounts import scoping
 from accounts.models import Account, AuditAction, Level, Unit
 from accounts.services import audit_event
+from core import metrics
 from escalation import rotation, selectors, sla
 from escalation.models import (
     DutyProfile,
@@ -414,6 +415,7 @@ def escalate(*, actor: Account, ticket: Ticket, reason: str, now: datetime | Non
         old_tier = ticket.tier_id
         enter_tier(ticket, target, now, kind=EntryKind.MANUAL, actor=actor, reason=reason)
         _drain_after_commit(old_tier)
+        transaction.on_commit(lambda: metrics.escalated("manual"))
     return ticket
 
 
@@ -476,8 +478,11 @@ def escalate_breached(pk: int, hop: int, now: datetime) -> bool:
             ticket.breached = True
             ticket.updated_at = now
             target = selectors.next_tier(ticket)
+            # For Prometheus (core/metrics.py), once this sweep's change is stored.
+            transaction.on_commit(lambda: metrics.sla_breached(clock))
             if target is None:
                 return _alert_last_tier(ticket, clock, now)
+            transaction.on_commit(lambda: metrics.escalated("breach"))
             old_tier = ticket.tier_id
             timeline.add(ticket, EventKind.BREACH, clock=clock, tier=ticket.tier.name)
             enter_tier(ticket, target, now, kind=EntryKind.BREACH, reason=clock)

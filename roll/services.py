@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from accounts import scoping
 from accounts.models import Account, AuditAction, Level, Unit
 from accounts.services import audit_event
-from core import events
+from core import events, metrics
 from core.text import storable
 from escalation import workhours
 from roll import auth, selectors
@@ -240,6 +240,9 @@ def intake(*, key: RollKey, payload, now: datetime | None = None) -> dict:
         )
         if accepted:
             transaction.on_commit(lambda: _sync_soon(batch.pk))
+        # The intake rate for Prometheus (core/metrics.py), once the batch is stored.
+        outcomes = {"accepted": accepted, "duplicate": duplicates, "rejected": len(rejected)}
+        transaction.on_commit(lambda: metrics.roll_intake(outcomes))
     return {
         "batch_id": batch_id,
         "accepted": accepted,

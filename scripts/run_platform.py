@@ -33,6 +33,19 @@ def embedded_services(var: Path):
     return embedded
 
 
+def fresh_metrics_dir(var: Path) -> Path:
+    """Prometheus' multiprocess files (core/metrics.py) start empty, before any process:
+    a previous run's would be summed into this one's. Every process started from here
+    inherits the directory (PROMETHEUS_MULTIPROC_DIR; settings.METRICS_DIR)."""
+    import shutil
+
+    path = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or var / "metrics")
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return path
+
+
 def allowed_hosts(host: str) -> list[str]:
     """The hosts a browser may name for the address `make run` prints (and, bound to every
     interface, this machine's own names and addresses)."""
@@ -98,6 +111,7 @@ def main() -> int:
     bindir = Path(py).parent
     logins = var / "demo-logins.tsv"
     prepare_database(demo=True, logins=logins)
+    fresh_metrics_dir(var)
 
     procs = {
         "web": asgi_servers.argv(

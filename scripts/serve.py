@@ -94,6 +94,7 @@ def main() -> int:
     os.environ.setdefault("HTTPS", "0")
     logins = var / "demo-logins.tsv"
     run_platform.prepare_database(demo=args.demo, logins=logins, static=True)
+    metrics_dir = run_platform.fresh_metrics_dir(var)
 
     the_shape = shape.Shape(
         args.processes,
@@ -129,6 +130,7 @@ def main() -> int:
     print(f"  database: {os.environ.get('DATABASE_URL', 'SQLite var/db.sqlite3')}")
     print(f"  redis:    {os.environ['REDIS_URL']}")
     print(f"  logs:     {run_dir}/*.log")
+    print(f"  metrics:  /metrics (loopback or METRICS_TOKEN), files in {metrics_dir}")
     if args.demo:
         run_platform.print_logins(logins)
     print("  `make serve-restart` restarts the web processes one by one; Ctrl-C stops everything.")

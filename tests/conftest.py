@@ -11,6 +11,8 @@ from tests import factories
 # The test client speaks plain HTTP: no redirect to https:// under DEBUG=0, where HTTPS
 # defaults on (tests/core/test_deploy_settings.py tests the redirect itself).
 settings.SECURE_SSL_REDIRECT = False
+# Prometheus' multiprocess files of this run only (core/metrics.py), not var/metrics.
+settings.METRICS_DIR = __import__("tempfile").mkdtemp(prefix="xj-metrics-")
 
 
 def pytest_configure(config):

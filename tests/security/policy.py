@@ -192,6 +192,8 @@ URLS: dict[str, str] = {
     "set_language": "public",
     "healthz": "public",
     "readyz": "public",
+    # Prometheus: no session; a bearer token (METRICS_TOKEN) or an allowed address.
+    "metrics": "public",
     "favicon.ico": "public",
     "admin:login": "public",
     "admin:logout": "public",
