@@ -77,7 +77,7 @@ def deliver(unit: Unit, week: date) -> WeeklyReport | None:
 
 def deliver_many(unit_ids: list[int], week: date) -> int:
     """Deliver the reports of these units; one failing unit does not stop the rest
-    (its row is not written, so the next day's check of the same week can retry)."""
+    (its row is not written, so running send_due again on the report day sends it)."""
     sent = 0
     for unit in Unit.objects.filter(pk__in=unit_ids).select_related("parent").order_by("path"):
         try:
