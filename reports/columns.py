@@ -83,7 +83,7 @@ COLUMNS: list[Column] = [
     ),
     Column(
         "records_opened_grad",
-        "其中毕业年级",
+        "毕业年级新增",
         "of which graduating",
         INT,
         field("records_opened_grad"),
@@ -97,7 +97,7 @@ COLUMNS: list[Column] = [
     ),
     Column(
         "records_resolved_grad",
-        "其中毕业年级",
+        "毕业年级已处理",
         "of which graduating",
         INT,
         field("records_resolved_grad"),
