@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "roll",
     "dashboards",
     "reports",
+    "kb",
 ]
 
 MIDDLEWARE = [

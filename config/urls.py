@@ -69,6 +69,7 @@ urlpatterns = [
     path("roll/", include("roll.urls")),
     path("dashboards/", include("dashboards.urls")),
     path("reports/", include("reports.urls")),
+    path("kb/", include("kb.urls")),
     path("api/openapi.json", core.openapi_document, name="openapi"),
     path("api/roll/v1/alerts", roll_api.alerts, name="roll_api_alerts"),
     path("api/roll/v1/alerts/close", roll_api.close, name="roll_api_close"),

@@ -1256,3 +1256,45 @@ ZH.update(
         "Tickets: backlog and SLA": "工单积压与服务时限",
     }
 )
+
+# --- issue 16, F3: knowledge base (常见问题, kb app) and suggestions on the ticket form ---
+ZH.update(
+    {
+        "Knowledge base": "常见问题",
+        "Question": "问题",
+        "Answer": "解答",
+        "The question as schools ask it.": "按学校的提问方式填写问题。",
+        "Markdown. Leave out personal data: names, ID numbers, phone numbers of the ticket's people.": "支持 Markdown。请勿写入个人信息：工单中相关人员的姓名、身份证号、电话等。",
+        "[ID number]": "[身份证号]",
+        "[phone]": "[手机号]",
+        "Only a solved ticket can become an article.": "只有已解决的工单才能整理成常见问题。",
+        "Give the article a title.": "请填写标题。",
+        "Write the question the article answers.": "请填写问题。",
+        "Write the answer.": "请填写解答。",
+        "The question is limited to %d characters.": "问题不能超过 %d 个字符。",
+        "The answer is limited to %d characters.": "解答不能超过 %d 个字符。",
+        "Draft saved. Read it once more, then publish it.": "草稿已保存。请再核对一遍后发布。",
+        "Article saved.": "已保存。",
+        "Published: %s and the units under it read it.": "已发布：%s 及其下级单位可以查看。",
+        "Withdrawn to a draft.": "已撤回为草稿。",
+        "New article": "新建常见问题",
+        "Edit article": "编辑常见问题",
+        "Describe the problem, e.g. 身份证号重复": "描述问题，例如：身份证号重复",
+        "Nothing matches. Try other words, or raise a ticket.": "没有匹配的内容。请换个说法，或提交工单。",
+        "No article yet.": "暂无常见问题。",
+        "Drafts": "草稿",
+        "Only support engineers see it.": "仅技术支持人员可见。",
+        "Withdraw to draft": "撤回为草稿",
+        "These articles may already answer it": "以下常见问题可能已有解答",
+        "Articles open in a new tab; what you typed stays here.": "常见问题在新标签页中打开，已填写的内容会保留。",
+        "Write a knowledge-base article from it": "整理为常见问题",
+        "question": "问题",
+        "answer": "解答",
+        "Published for %(unit)s and the units under it": "发布范围：%(unit)s 及其下级单位",
+        "From ticket #%(n)s": "来自工单 #%(n)s",
+        "Prefilled from ticket #%(n)s: ID and phone numbers are masked; remove names and anything else personal before publishing.": "已按工单 #%(n)s 预填：身份证号和手机号已遮盖；发布前请删除姓名及其他个人信息。",
+        "No ticket form showed suggestions in the last %(days)s days.": "近 %(days)s 天没有工单表单显示过推荐的常见问题。",
+        "Deflection: <strong>%(pct)s%%</strong> — of %(shown)s ticket forms that showed suggestions in the last %(days)s days, %(deflected)s raised no ticket within %(minutes)s minutes; %(opened)s opened an article.": "自助解决率：<strong>%(pct)s%%</strong>——近 %(days)s 天显示过推荐的 %(shown)s 次工单填写中，%(deflected)s 次在 %(minutes)s 分钟内未提交工单；%(opened)s 次打开了常见问题。",
+        "%(n)s article found": ["找到 %(n)s 条常见问题"],
+    }
+)

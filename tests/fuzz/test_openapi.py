@@ -134,6 +134,7 @@ def test_the_known_json_endpoints_are_in_the_document():
         "/unit-picker/children.json": {"get"},
         "/unit-picker/units.json": {"get"},
         "/tickets/queue/count/": {"get"},
+        "/kb/suggest.json": {"get"},
         "/roll/records/{pk}/reveal/": {"post"},
         "/healthz": {"get"},
         "/readyz": {"get"},

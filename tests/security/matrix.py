@@ -129,6 +129,13 @@ def sees_ticket(acc, ticket, reporter) -> bool:
     )
 
 
+def reads_article(acc, item) -> bool:
+    """kb: a published article is read by the subtree of its unit; its editors (support
+    people of its unit or above) read drafts too."""
+    published = item.published and _within(acc.unit, item.unit)
+    return published or (support_person(acc) and _within(item.unit, acc.unit))
+
+
 def allowed(rule: str, actor: Actor, item) -> bool:
     """Whether the declared rule lets `actor` at `item` (None: the URL names no object)."""
     word, arg = parse(rule)
@@ -214,6 +221,10 @@ def allowed(rule: str, actor: Actor, item) -> bool:
         return manager and (
             acc.unit_id == item.unit.pk or (acc.unit.level == Level.COUNTY and covers)
         )
+    if word == "kb_editor":  # support people of the article's unit or above
+        return support_person(acc) and covers
+    if word == "kb_reader":
+        return reads_article(acc, item)
     raise AssertionError(f"the matrix does not know the rule {rule!r}")
 
 
@@ -239,6 +250,8 @@ def visible(actor: Actor, item) -> bool:
             and acc.unit.level in (Level.MINISTRY, Level.PROVINCE)
             and _within(item.unit, acc.unit)
         )
+    if kind == "article":
+        return reads_article(acc, item)
     raise AssertionError(f"no visibility rule for {kind}")
 
 

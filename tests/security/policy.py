@@ -54,6 +54,10 @@ parentheses names the object the URL's parameters point at):
 - "school_or_overseer": school accounts (their own school) and overseers (their subtree).
 - "roll_key": the roll API: a roll API key (HMAC-signed), sessions are not enough.
 - "staff_site": Django's admin: accounts with is_staff only; platform roles are refused.
+- "kb_reader(article)": kb.selectors.can_read: a published article to the subtree of the
+  unit it was published at; drafts (and published ones) to its editors.
+- "kb_editor(article)": kb.selectors.can_edit: support people (engineers, managers above
+  school level) of the article's unit or above.
 """
 
 # URL name (or route of an unnamed pattern) -> rule.
@@ -214,6 +218,14 @@ URLS: dict[str, str] = {
     # the weekly report (issue 16, F1): a manager's own unit; ?unit= below (QUERIES)
     "weekly_report": "manager",
     "weekly_report_xlsx": "manager",
+    # knowledge base (issue 16, F3): lists, search and suggestions within the account's
+    # reach; writing an article belongs to support people (kb.selectors)
+    "kb_list": "login",
+    "kb_new": "support",
+    "kb_suggest": "login",
+    "kb_article": "kb_reader(article)",
+    "kb_edit": "kb_editor(article)",
+    "kb_publish": "kb_editor(article)",
 }
 
 # Entry points that also name a unit in the query string (`?unit=<code>`): URL name ->

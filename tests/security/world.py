@@ -234,6 +234,19 @@ def _objects_of(w, name, unit):
     if unit.level in (Level.MINISTRY, Level.PROVINCE):
         key, _secret = roll_services.key_issue(actor=mgr, unit=unit, label=marker("rollkey", name))
         _add(w, "rollkey", name, key, marker("rollkey", name))
+    # knowledge-base articles (issue 16, F3): a published one and a draft, written by the
+    # unit's engineer where support is given
+    if (name, "engineer") in w.people:
+        from kb import services as kb_services
+
+        eng = w.people[(name, "engineer")]
+        for published, mark in ((True, marker("article", name)), (False, marker("kbdraft", name))):
+            article = kb_services.article_create(
+                actor=eng, title=mark, question=mark + " question", answer=mark + " answer"
+            )
+            if published:
+                article = kb_services.article_publish(actor=eng, article=article, publish=True)
+            _add(w, "article", name, article, mark, published=published)
 
 
 def _ticket_category() -> str:
