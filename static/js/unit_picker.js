@@ -258,6 +258,8 @@
     }
 
     function runSearch() {
+      // A typed search still waiting for its pause would overwrite this one's rows.
+      clearTimeout(timer);
       var q = search.value.trim();
       var ticket = ++asked;
       var url =
@@ -282,6 +284,8 @@
     }
 
     function browseInto(code) {
+      // Browsing replaces the list: a typed search still waiting must not replace it back.
+      clearTimeout(timer);
       var ticket = ++asked;
       var url =
         input.dataset.pickerChildren +
