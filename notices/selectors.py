@@ -947,20 +947,23 @@ def receipt_files(*, notice: Notice, unit: Unit) -> QuerySet[Attachment]:
 
 # --- the weekly report's notice figures (issue 16, F1: reports app) ----------------
 
-# Audience accounts per (child of the root, notice) in one query: the notice's target
-# subtrees joined to the units under them (a path range: a b-tree range scan per
-# target), restricted to the root's subtree, the notice's levels and managers-only.
+# Audience accounts per (child of the root, audience shape) in one query. A shape is a
+# notice's (target paths, levels, managers-only): notices sent to the same audience —
+# most of a week's, forwarded and re-sent down the same tree — are counted once. Each
+# shape's targets are joined to the units under them (a path range: a b-tree range scan
+# per target) within the root's subtree, the shape's levels and managers-only applied.
+# The shapes come as a UNION ALL of parameter rows (SQLite has no VALUES column names).
 _WEEK_AUDIENCE = (
-    "SELECT substr(u.path, 1, %s) AS child, n.id, COUNT(a.id) "
-    "FROM notices_notice n "
-    "JOIN notices_noticetarget t ON t.notice_id = n.id "
-    "JOIN accounts_unit u ON u.path >= t.path AND u.path < t.path || 'A' "
+    "SELECT substr(u.path, 1, %s) AS child, s.shape, COUNT(a.id) "
+    "FROM ({shapes}) s "
+    "JOIN accounts_unit u ON u.path >= s.path AND u.path < s.path || 'A' "
     "JOIN accounts_account a ON a.unit_id = u.id "
-    "WHERE n.id IN ({ids}) AND u.path >= %s AND u.path < %s AND u.closed_at IS NULL "
-    "AND a.is_active AND (NOT n.managers_only OR a.role = %s) "
-    "AND (',' || n.levels || ',') LIKE ('%%,' || u.level || ',%%') "
-    "GROUP BY substr(u.path, 1, %s), n.id"
+    "WHERE u.path >= %s AND u.path < %s AND u.closed_at IS NULL "
+    "AND a.is_active AND (s.managers_only = 0 OR a.role = %s) "
+    "AND (',' || s.levels || ',') LIKE ('%%,' || u.level || ',%%') "
+    "GROUP BY substr(u.path, 1, %s), s.shape"
 )
+_SHAPE_ROW = "SELECT %s AS shape, %s AS path, %s AS levels, %s AS managers_only"
 
 
 def week_notices(unit: Unit, start: datetime, end: datetime) -> QuerySet[Notice]:
@@ -983,11 +986,17 @@ def week_figures(unit: Unit, start: datetime, end: datetime) -> dict[str, dict]:
     """Per child unit path of `unit` (and `unit.path` itself for its own accounts): the
     notices of the week that reached it, their audience accounts, how many read them,
     and, for notices asking for an acknowledgement, the audience and how many
-    acknowledged by the deadline. Three grouped queries whatever the tree's size."""
+    acknowledged by the deadline. Four queries whatever the tree's size and however many
+    notices: the notices, their targets, the audience per shape, the receipts."""
     from django.db import connection
 
     prefix = len(unit.path) + SEGMENT
-    notices = {n.pk: n for n in week_notices(unit, start, end).only("pk", "requires_ack")}
+    notices = {
+        n.pk: n
+        for n in week_notices(unit, start, end).only(
+            "pk", "requires_ack", "levels", "managers_only"
+        )
+    }
     out: dict[str, dict] = {}
     if not notices:
         return out
@@ -1005,15 +1014,31 @@ def week_figures(unit: Unit, start: datetime, end: datetime) -> dict[str, dict]:
         )
 
     ids = sorted(notices)
-    sql = _WEEK_AUDIENCE.format(ids=",".join(["%s"] * len(ids)))
+    targets: dict[int, list[str]] = {}
+    for notice_id, path in NoticeTarget.objects.filter(notice_id__in=ids).values_list(
+        "notice_id", "path"
+    ):
+        targets.setdefault(notice_id, []).append(path)
+    shapes: dict[tuple, list[int]] = {}
+    for pk, n in notices.items():
+        key = (tuple(sorted(targets.get(pk, ()))), n.levels, n.managers_only)
+        shapes.setdefault(key, []).append(pk)
+    params, selects = [], []
+    for number, (paths, levels, managers_only) in enumerate(shapes):
+        for path in paths:
+            selects.append(_SHAPE_ROW)
+            params += [number, path, levels, int(managers_only)]
+    shape_notices = list(shapes.values())
+    sql = _WEEK_AUDIENCE.format(shapes=" UNION ALL ".join(selects))
     with connection.cursor() as cursor:
-        cursor.execute(sql, [prefix, *ids, unit.path, unit.path + "A", Role.MANAGER, prefix])
-        for child, notice_id, n in cursor.fetchall():
+        cursor.execute(sql, [prefix, *params, unit.path, unit.path + "A", Role.MANAGER, prefix])
+        for child, number, n in cursor.fetchall():
             r = row(child)
-            r["notice_ids"].add(notice_id)
-            r["audience"] += n
-            if notices[notice_id].requires_ack:
-                r["ack_audience"] += n
+            for notice_id in shape_notices[number]:
+                r["notice_ids"].add(notice_id)
+                r["audience"] += n
+                if notices[notice_id].requires_ack:
+                    r["ack_audience"] += n
     on_time = Q(acked_at__isnull=False) & (
         Q(notice__ack_deadline__isnull=True) | Q(acked_at__lte=F("notice__ack_deadline"))
     )

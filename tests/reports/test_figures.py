@@ -111,3 +111,21 @@ def test_queries_do_not_grow_with_children(w):
         report = selectors.weekly(w.county, world.WEEK)
     assert len(report.rows) == 32
     assert len(many) == len(few)
+
+
+def test_notices_sharing_an_audience_each_count(w):
+    """Notices of one audience shape are counted once in SQL and given to each notice."""
+    # the same audience as B (the county's schools), asking for an acknowledgement
+    c = world.notice(w.cm, w.county, [w.county], ["school"], world.at(26), requires_ack=True)
+    world.receipt(c, w.s2, world.at(26, 11), acked=world.at(26, 12))
+    # the county's managers only
+    world.notice(w.pm, w.prefecture, [w.county], ["county"], world.at(27), managers_only=True)
+    report = selectors.weekly(w.prefecture, world.WEEK)
+    county = by_key(report.rows[0])
+    assert county["notices"] == 4
+    assert county["audience"] == 6 + 2 + 1  # A, B; C: s1, s2; the managers' one: cm
+    assert county["read"] == 5
+    assert county["ack_audience"] == 4 + 2
+    assert county["acked_on_time"] == 2  # no deadline: acknowledged counts as on time
+    assert by_key(report.rows[1])["notices"] == 1
+    assert by_key(report.total)["notices"] == 4
