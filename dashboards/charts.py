@@ -93,6 +93,35 @@ def read_rate(account, notice) -> dict:
     )
 
 
+READ_WEEKS = (4, 12)
+
+
+def read_rate_weeks(unit: Unit, *, weeks: int, now: datetime) -> dict:
+    """The read rate by child unit over every circular of the last `weeks` weeks that
+    reached `unit`'s subtree: the weekly report's figures (notices.selectors.week_figures)
+    over a longer window, so the two never disagree."""
+    figures = notice_selectors.week_figures(unit, now - timedelta(weeks=weeks), now)
+    units = {u.path: u for u in Unit.objects.filter(path__in=list(figures))}
+    names, rates, table = [], [], []
+    for path in sorted(figures, key=lambda p: (p != unit.path, p)):
+        r = figures[path]
+        name = _("This unit") if path == unit.path else _name(units.get(path), path)
+        rate = round(100.0 * r["read"] / r["audience"], 1) if r["audience"] else None
+        names.append(name)
+        rates.append(rate)
+        table.append([name, r["notices"], r["audience"], r["read"], rate])
+    return _chart(
+        "read-rate",
+        _("Read rate by unit, notices of the last %(n)s weeks") % {"n": weeks},
+        "bar",
+        categories=names,
+        series=[{"name": _("Read rate"), "data": rates}],
+        percent=True,
+        columns=[_("Unit"), _("Notices"), _("Audience accounts"), _("Read"), _("Read rate (%)")],
+        rows=table,
+    )
+
+
 # --- tickets: the backlog by age and SLA compliance by week ----------------------------
 
 

@@ -93,24 +93,50 @@ def _chosen_notice(request):
     return chosen, choices
 
 
+def _weeks(request) -> int | None:
+    """?weeks=4 or 12: the last weeks' notices together instead of one notice."""
+    raw = request.GET.get("weeks", "")
+    if not raw:
+        return None
+    if raw not in {str(n) for n in charts.READ_WEEKS}:
+        raise Http404
+    return int(raw)
+
+
 @scoping.manager_required
 def read_rate(request):
     _manager_above_school(request)
-    notice, choices = _chosen_notice(request)
-    chart = None
-    if notice is not None:
-        url = f"{reverse('dashboard_read_rate_export')}?notice={notice.pk}"
-        chart = _shown(charts.read_rate(request.user, notice), url)
+    weeks = _weeks(request)
+    export = reverse("dashboard_read_rate_export")
+    if weeks:
+        chart = charts.read_rate_weeks(request.user.unit, weeks=weeks, now=timezone.now())
+        notice, choices = None, charts.notice_choices(request.user, now=timezone.now())
+        chart = _shown(chart, f"{export}?weeks={weeks}")
+    else:
+        notice, choices = _chosen_notice(request)
+        chart = None
+        if notice is not None:
+            chart = _shown(charts.read_rate(request.user, notice), f"{export}?notice={notice.pk}")
     return render(
         request,
         "dashboards/read_rate.html",
-        {"notice": notice, "choices": choices, "charts": [chart] if chart else []},
+        {
+            "notice": notice,
+            "choices": choices,
+            "weeks": weeks,
+            "week_choices": charts.READ_WEEKS,
+            "charts": [chart] if chart else [],
+        },
     )
 
 
 @scoping.manager_required
 def read_rate_export(request):
     _manager_above_school(request)
+    weeks = _weeks(request)
+    if weeks:
+        chart = charts.read_rate_weeks(request.user.unit, weeks=weeks, now=timezone.now())
+        return _xlsx(chart, f"read-rate-{weeks}-weeks")
     notice, _choices = _chosen_notice(request)
     name = f"read-rate-{notice.pk}" if notice else "read-rate"
     return _xlsx(charts.read_rate(request.user, notice), name)

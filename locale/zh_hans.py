@@ -1254,6 +1254,8 @@ ZH.update(
         "Notice": "通知",
         "No notice published in the last 12 weeks whose statistics you may see.": "近 12 周没有您可查看统计的通知。",
         "Tickets: backlog and SLA": "工单积压与服务时限",
+        "Read rate by unit, notices of the last %(n)s weeks": "各单位阅读率（近 %(n)s 周的通知）",
+        "Notices of the last %(n)s weeks": "近 %(n)s 周的通知",
     }
 )
 

@@ -226,3 +226,28 @@ def test_the_charts_link_is_shown_to_support_people_only(tree, people, client_fo
     assert 'id="nav-charts"' in client_for(people.county_manager).get("/").content.decode()
     assert 'id="nav-charts"' not in client_for(people.school_manager).get("/").content.decode()
     assert client_for(people.county_staff).get(reverse("dashboards")).status_code == 403
+
+
+def test_read_rate_over_the_last_weeks_notices_is_the_weekly_reports_figure(
+    tree, people, client_for
+):
+    first = send(people.province_manager, to=["130000"], levels=["county"])
+    second = send(people.province_manager, to=["130000"], levels=["county"])
+    notice_services.notice_mark_read(account=people.county_manager, notice=first)
+    notice_services.notice_mark_read(account=people.county_staff, notice=second)
+    notice_services.notice_mark_read(account=people.sibling_staff, notice=second)
+    send(people.beijing_manager, to=["110000"], levels=["county"])
+    client = client_for(people.prefecture_manager)
+    page = client.get(reverse("dashboard_read_rate") + "?weeks=4")
+    data = chart_json(page, "read-rate")
+    # Two notices, two accounts in each county: 长安区 read 2 of 4, 桥西区 1 of 4.
+    assert data["categories"] == ["长安区", "桥西区"]
+    assert data["series"][0]["data"] == [50.0, 25.0]
+    rows = sheet_rows(client.get(reverse("dashboard_read_rate_export") + "?weeks=4"))
+    assert rows[2:] == [["长安区", 2, 4, 2, 50], ["桥西区", 2, 4, 1, 25]]
+    assert client.get(reverse("dashboard_read_rate") + "?weeks=5").status_code == 404
+    # A county with no notice in the window: 暂无数据.
+    html = client_for(people.beijing_manager).get(
+        reverse("dashboard_read_rate") + "?weeks=4", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    assert html.status_code == 200
