@@ -15,3 +15,7 @@ class KbConfig(AppConfig):
         from tickets.models import Ticket
 
         post_save.connect(services.ticket_saved, sender=Ticket, dispatch_uid="kb.ticket_saved")
+
+        from accounts import demo
+
+        demo.register("kb.demo.seed")

@@ -2,8 +2,8 @@
 ticket's title and the county's published article on the matter appears under it
 (debounced fetch to /kb/suggest.json, static/js/kb_suggest.js); it opens in a new tab
 and counts as opened in the suggestion session; the form fits 390 px; then an engineer
-sees the deflection figure on the knowledge-base page. No console error, no CSP
-violation."""
+sees the deflection figure on the knowledge-base page, whose list, article and edit
+pages fit 390 px too. No console error, no CSP violation."""
 
 from datetime import timedelta
 
@@ -91,6 +91,13 @@ def test_a_suggested_article_appears_while_a_ticket_title_is_typed(
         _log_in(eng, engineer.username)
         eng.goto("/kb/")
         expect(eng.locator("#kb-deflection")).to_contain_text("100%")
+        assert eng.evaluate(MEASURE) == [], "the knowledge base overflows at 390 px"
+        eng.get_by_role("link", name=ARTICLE).click()
+        expect(eng.locator("h1")).to_have_text(ARTICLE)
+        assert eng.evaluate(MEASURE) == [], "the article overflows at 390 px"
+        eng.get_by_role("link", name="编辑").click()
+        expect(eng.locator("#id_title")).to_have_value(ARTICLE)
+        assert eng.evaluate(MEASURE) == [], "the edit form overflows at 390 px"
     finally:
         context.close()
     assert problems == []
