@@ -44,10 +44,12 @@ ticket = ticket_services.ticket_create(
     description="今天为一年级新生注册学籍，第 12 行学生提示身份证号已存在，但系统内查不到该学生。",
     category="import",
 )
-ticket_services.ticket_reply(
+ticket = ticket_services.ticket_assign(actor=engineer, ticket=ticket, engineer=engineer)
+ticket_services.ticket_transition(
     actor=engineer,
     ticket=ticket,
-    body="您好，请在“学籍查询”中按身份证号查询该学生是否已在外省注册；如已注册，请走转学流程。",
+    action="wait",
+    text="您好，请在“学籍查询”中按身份证号查询该学生是否已在外省注册，并把查询结果截图发来。",
 )
 chat_services.region_rooms_ensure(school)
 room = Room.objects.get(kind="region", unit=engineer.unit)
