@@ -23,3 +23,7 @@ class AccountsConfig(AppConfig):
         from core import keys
 
         keys.register("accounts.IssueBatch", "sheet", SHEET_PURPOSE)
+
+        from accounts import jobs
+
+        jobs.register_kinds()  # the long jobs (core/jobs.py, issue 16)

@@ -280,7 +280,7 @@ def _local(value: datetime, fmt: str) -> str:
 
 
 def write_register(
-    out, *, actor, unit: Unit, subtree: bool, since: date | None, today: date
+    out, *, actor, unit: Unit, subtree: bool, since: date | None, today: date, progress=None
 ) -> int:
     """Write the register (and, when `since` is given, a second sheet of the changes since
     then) to the binary file `out`; the number of register rows."""
@@ -318,8 +318,11 @@ def write_register(
     )
     ws.append(_styled(ws, headers, st["head"]))
     accounts = register_accounts(actor=actor, unit=unit, subtree=subtree)
+    total = accounts.count() if progress is not None else 0
     count = 0
     for count, row in enumerate(register_rows(accounts.iterator(chunk_size=CHUNK)), start=1):
+        if progress is not None:  # a long job's bar (core/jobs.py), throttled there
+            progress(count, total)
         ws.append(
             _styled(
                 ws,
@@ -399,7 +402,15 @@ def write_changes(wb, *, actor, unit: Unit, subtree: bool, since: date, today: d
     return count
 
 
-def register_export(*, actor, unit: Unit, subtree: bool, since: date | None, ip: str | None = None):
+def register_export(
+    *,
+    actor,
+    unit: Unit,
+    subtree: bool,
+    since: date | None,
+    ip: str | None = None,
+    progress=None,
+):
     """The register as an Excel file (a temporary file, positioned at its start) and its
     row count; every export of these names and phones is audited."""
     from django.core.exceptions import PermissionDenied
@@ -416,6 +427,7 @@ def register_export(*, actor, unit: Unit, subtree: bool, since: date | None, ip:
         subtree=subtree,
         since=since,
         today=timezone.localdate(),
+        progress=progress,
     )
     out.seek(0)
     services.audit_event(

@@ -307,8 +307,12 @@ def _issue_once(
     wanted: list[tuple[Unit, str, dict]],
     skipped: int = 0,
     ip: str | None = None,
+    progress=None,
 ) -> IssueResult:
-    """Create the accounts in `wanted` (unit, role, extra fields) with one initial code each."""
+    """Create the accounts in `wanted` (unit, role, extra fields) with one initial code each.
+    `progress(done, total)`, when given, hears of each third (a long job's bar)."""
+    step = progress or (lambda done, total: None)
+    step(0, 3 * len(wanted))
     now = timezone.now()
     expires = now + timedelta(days=settings.INITIAL_CODE_TTL_DAYS)
     usernames = [
@@ -350,6 +354,7 @@ def _issue_once(
             )
             for a in accounts:
                 a.pk = a.id = by_name[a.username]
+        step(len(wanted), 3 * len(wanted))
         codes = [initial_code_new() for _ in accounts]
         InitialCode.objects.bulk_create(
             [
@@ -364,6 +369,7 @@ def _issue_once(
             ],
             batch_size=2000,
         )
+        step(2 * len(wanted), 3 * len(wanted))
         AuditEvent.objects.bulk_create(
             [
                 audit_event(
@@ -434,7 +440,13 @@ BULK_ROLES = {
 
 
 def accounts_issue_bulk(
-    *, actor: Account, root: Unit, scope: str, roles: str, ip: str | None = None
+    *,
+    actor: Account,
+    root: Unit,
+    scope: str,
+    roles: str,
+    ip: str | None = None,
+    progress=None,
 ) -> IssueResult:
     """One account of each role for every child unit of `root`, or every school under it.
 
@@ -470,7 +482,27 @@ def accounts_issue_bulk(
                 wanted.append((unit, role, {}))
     if not wanted:
         raise ValidationError(_("Every unit already has these accounts; nothing was issued."))
-    return _issue(actor=actor, root=root, kind=scope, wanted=wanted, skipped=skipped, ip=ip)
+    return _issue(
+        actor=actor,
+        root=root,
+        kind=scope,
+        wanted=wanted,
+        skipped=skipped,
+        ip=ip,
+        progress=progress,
+    )
+
+
+def issue_bulk_size(*, root: Unit, scope: str, roles: str) -> int:
+    """At most how many accounts a bulk issuance makes (before skipping the units that
+    have them): the issue page runs a larger one as a long job (accounts/jobs.py)."""
+    if scope == IssueKind.CHILDREN:
+        units = root.children.filter(closed_at__isnull=True).count()
+    else:
+        units = (
+            scoping.units_within(root).filter(level=Level.SCHOOL, closed_at__isnull=True).count()
+        )
+    return units * len(BULK_ROLES.get(roles, ()))
 
 
 def _require_manageable(actor: Account, account: Account) -> None:
@@ -796,7 +828,7 @@ class SchoolImportResult:
 SCHOOL_CODE_LENGTH = 10
 
 
-def schools_import(*, rows: list[tuple[int, str, str, str]]) -> SchoolImportResult:
+def schools_import(*, rows: list[tuple[int, str, str, str]], progress=None) -> SchoolImportResult:
     """Add schools from (row number, school code, name, county code); all or nothing.
 
     Every bad row is reported with its row number, column and reason, and then
@@ -812,7 +844,9 @@ def schools_import(*, rows: list[tuple[int, str, str, str]]) -> SchoolImportResu
     }
     seen: dict[str, int] = {}
     valid: list[tuple[str, str, Unit]] = []
-    for number, code, name, county_code in rows:
+    step = progress or (lambda done, total: None)
+    for checked, (number, code, name, county_code) in enumerate(rows, start=1):
+        step(checked, 2 * len(rows))  # checking is the first half, writing the second
         errors = []
         if not code:
             errors.append(RowError(number, "school_code", _("The school code is empty.")))
@@ -866,7 +900,8 @@ def schools_import(*, rows: list[tuple[int, str, str, str]]) -> SchoolImportResu
         return result
     with transaction.atomic():
         new = []
-        for code, name, county in valid:
+        for written, (code, name, county) in enumerate(valid, start=1):
+            step(len(rows) + written, 2 * len(rows))
             unit = existing.get(code)
             if unit is None:
                 new.append(unit_build(level=Level.SCHOOL, code=code, name=name, parent=county))

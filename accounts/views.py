@@ -13,6 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts import jobs as account_jobs
 from accounts import scoping, selectors, services, sheets
 from accounts.forms import FirstPasswordForm, HandOverForm, IssueBulkForm, IssueSingleForm
 from accounts.models import AuditAction, Role
@@ -118,6 +119,24 @@ def issue(request):
         if form.is_valid():
             data = form.cleaned_data
             try:
+                if mode == "bulk" and not scoping.can_manage_unit(actor, data["unit"]):
+                    raise PermissionDenied(_("This unit is outside your jurisdiction."))
+                if (
+                    mode == "bulk"
+                    and services.issue_bulk_size(
+                        root=data["unit"], scope=data["scope"], roles=data["roles"]
+                    )
+                    > account_jobs.inline_limit()
+                ):
+                    # A province's schools: a worker issues them, with a progress bar.
+                    job = account_jobs.start_issue_bulk(
+                        owner=actor,
+                        root=data["unit"],
+                        scope=data["scope"],
+                        roles=data["roles"],
+                        ip=client_ip(request),
+                    )
+                    return redirect("job_detail", pk=job.pk)
                 if mode == "bulk":
                     result = services.accounts_issue_bulk(
                         actor=actor,

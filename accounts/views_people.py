@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from accounts import jobs as account_jobs
 from accounts import register, scoping, selectors, services
 from accounts.forms import MoveForm, ProfileForm, RegisterFilterForm
 from accounts.models import Level, Role
@@ -104,6 +105,13 @@ def account_register(request):
 @scoping.manager_required
 def account_register_export(request):
     _form, unit, subtree, since = _register_params(request)
+    # A large register is written by a worker, with a progress bar (core/jobs.py).
+    accounts = register.register_accounts(actor=request.user, unit=unit, subtree=subtree)
+    if accounts.count() > account_jobs.inline_limit():
+        job = account_jobs.start_register_export(
+            owner=request.user, unit=unit, subtree=subtree, since=since, ip=client_ip(request)
+        )
+        return redirect("job_detail", pk=job.pk)
     out, _rows = register.register_export(
         actor=request.user, unit=unit, subtree=subtree, since=since, ip=client_ip(request)
     )

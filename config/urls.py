@@ -4,11 +4,13 @@ from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
+from accounts import import_views as school_import
 from accounts import picker
 from accounts import unit_change_views as school_changes
 from accounts import views as accounts
 from accounts import views_people as people
 from core import error_views
+from core import job_views as jobs
 from core import metrics as core_metrics
 from core import views as core
 from roll import api as roll_api
@@ -43,6 +45,8 @@ urlpatterns = [
     path("people/register.xlsx", people.account_register_export, name="account_register_export"),
     path("people/<int:pk>/move/", people.account_move, name="account_move"),
     path("help/", people.help_index, name="help"),
+    # The school import as a long job (issue 16, F5: accounts/import_views.py)
+    path("schools/import/", school_import.school_import, name="school_import"),
     # School changes (issue 15, item 6: accounts/unit_change_views.py)
     path("school-changes/", school_changes.unit_changes, name="unit_changes"),
     path(
@@ -70,6 +74,10 @@ urlpatterns = [
     path("dashboards/", include("dashboards.urls")),
     path("reports/", include("reports.urls")),
     path("kb/", include("kb.urls")),
+    # Long jobs (issue 16, item 5: core/jobs.py): the owner's own only
+    path("jobs/", jobs.job_list, name="job_list"),
+    path("jobs/<int:pk>/", jobs.job_detail, name="job_detail"),
+    path("jobs/<int:pk>/result/", jobs.job_result, name="job_result"),
     path("api/openapi.json", core.openapi_document, name="openapi"),
     path("api/roll/v1/alerts", roll_api.alerts, name="roll_api_alerts"),
     path("api/roll/v1/alerts/close", roll_api.close, name="roll_api_close"),

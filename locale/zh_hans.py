@@ -1259,6 +1259,71 @@ ZH.update(
     }
 )
 
+# --- issue 16, F5: long jobs with progress (core/jobs.py) and canned replies (tickets) ---
+ZH.update(
+    {
+        "The job stopped answering (its worker was lost); start it again.": "该任务已无响应（执行进程已丢失），请重新发起。",
+        "The job could not be queued (the task queue is unavailable); try again later.": "任务无法排队（任务队列不可用），请稍后重试。",
+        "You may no longer do this.": "您已无权执行此操作。",
+        "The job stopped on an unexpected error; nothing was changed. Try again later.": "任务因意外错误中止，未作任何更改。请稍后重试。",
+        "This kind of job is no longer known.": "系统已不再支持此类任务。",
+        "Waiting for a worker": "排队等待中",
+        "Running": "进行中",
+        "Done": "已完成",
+        "Failed": "失败",
+        "Progress": "进度",
+        "Download the result": "下载结果文件",
+        "Open the result": "查看结果",
+        "Started": "开始时间",
+        "Finished": "结束时间",
+        "You may leave or reload this page: the job goes on, and this page shows where it is.": "您可以离开或刷新本页：任务会继续执行，本页显示其进度。",
+        "My jobs": "我的任务",
+        "Job": "任务",
+        "No jobs yet.": "暂无任务。",
+        "The account that started this job is no longer active.": "发起此任务的账号已停用。",
+        "Import schools: %s": "导入学校：%s",
+        "Only managers of the Ministry or a province import schools.": "只有教育部或省级的管理员可以导入学校。",
+        "The file has no rows.": "文件中没有数据行。",
+        "row %(row)d, %(column)s: %(reason)s": "第 %(row)d 行，%(column)s：%(reason)s",
+        "and %d more": "另有 %d 处",
+        "%d error(s); nothing was imported.": "共 %d 处错误，未导入任何数据。",
+        "%(created)d schools added, %(renamed)d renamed, %(unchanged)d unchanged.": "新增 %(created)d 所学校，更名 %(renamed)d 所，未变 %(unchanged)d 所。",
+        "Issue accounts: %s": "批量签发账号：%s",
+        "%(n)d accounts issued, %(skipped)d skipped (they had one); the credential sheet is on the batch's page.": "已签发 %(n)d 个账号，跳过 %(skipped)d 个（已有账号）；账号分发表在该批次页面上。",
+        "Export the register: %s": "导出备案表：%s",
+        "%d rows exported.": "已导出 %d 行。",
+        "Export the tickets": "导出工单",
+        "Only managers export the ticket list.": "只有管理员可以导出工单列表。",
+        # canned replies (常用回复)
+        "The title": "标题",
+        "The text": "正文",
+        "The shortcut is a slash and 1 to 30 letters, digits, - or _ (for example /zhuanxue).": "快捷指令由斜杠加 1 至 30 个字母、数字、- 或 _ 组成（例如 /zhuanxue）。",
+        "Only engineers and managers of a support tier keep canned replies.": "只有支持层级的工程师和管理员可以维护常用回复。",
+        "This canned reply is not your tier's.": "此常用回复不属于您所在的层级。",
+        "Your tier already has a canned reply with the shortcut %s.": "本层级已有快捷指令为 %s 的常用回复。",
+        "The canned reply is deleted.": "常用回复已删除。",
+        "The canned reply is saved.": "常用回复已保存。",
+        "Shortcut": "快捷指令",
+        "Typed in the reply box to insert the text, for example /zhuanxue.": "在回复框中输入即可插入正文，例如 /zhuanxue。",
+        "Canned replies": "常用回复",
+        "Engineers of this tier and of every tier below it insert these in a ticket's reply box: type the shortcut, press Ctrl+/ or use the Canned replies button.": "本层级及下级各层级的工程师可在工单回复框中插入这些回复：输入快捷指令、按 Ctrl+/ 或点击“常用回复”按钮。",
+        "No canned replies yet.": "暂无常用回复。",
+        "Change the canned reply": "修改常用回复",
+        "Add a canned reply": "添加常用回复",
+        "From the tiers above": "上级层级的常用回复",
+        "No canned reply matches.": "没有匹配的常用回复。",
+        "Type / and a shortcut, or press Ctrl+/": "输入 / 加快捷指令，或按 Ctrl+/",
+        # the school import page
+        "Workbook": "文件",
+        "An .xlsx or .csv file with the columns 学校代码, 学校名称, 区县代码 (school code, name, county code).": "含“学校代码、学校名称、区县代码”三列的 .xlsx 或 .csv 文件。",
+        "Import": "导入",
+        "Import schools": "导入学校",
+        "The file is larger than 10 MB.": "文件超过 10 MB。",
+        "At most %d rows at a time.": "每次最多 %d 行。",
+        "All or nothing: a worker checks every row; if any row is wrong, the job's page lists each with its row, column and reason, and nothing is imported. A school already present under the same county is kept (renamed if its name changed), so a file can be imported again.": "全部成功或全部不导入：后台逐行检查，任何一行有误，任务页面都会列出其行号、列和原因，且不导入任何数据。同一区县下已有的学校保留（名称变化时更名），因此同一文件可重复导入。",
+    }
+)
+
 # --- issue 16, F3: knowledge base (常见问题, kb app) and suggestions on the ticket form ---
 ZH.update(
     {

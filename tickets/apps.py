@@ -18,6 +18,10 @@ class TicketsConfig(AppConfig):
         filters.register("ticket.changed", selectors.wants_ticket_event)
         filters.register("ticket.warning", selectors.wants_ticket_event)
 
+        from tickets import jobs
+
+        jobs.register_kinds()  # the long export (core/jobs.py, issue 16)
+
         from core import todo
         from tickets import todo as ticket_todo
 

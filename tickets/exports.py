@@ -18,6 +18,23 @@ def _local(value):
 
 
 def tickets_workbook(actor, qs) -> HttpResponse:
+    response = HttpResponse(content_type=XLSX)
+    stamp = timezone.now().astimezone(timezone.get_default_timezone()).strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="{file_name(stamp)}"'
+    response["Cache-Control"] = "private, no-store"
+    write_tickets(response, qs)
+    return response
+
+
+def file_name(stamp: str) -> str:
+    return f"tickets-{stamp}.xlsx"
+
+
+def write_tickets(out, qs, progress=None) -> int:
+    """The workbook of the tickets in `qs` written to `out`; the number of rows.
+    `progress(done, total)` hears of each row (a long job's bar, core/jobs.py)."""
+    total = min(qs.count(), MAX_ROWS) if progress is not None else 0
+    count = 0
     book = Workbook(write_only=True)
     sheet = book.create_sheet(_("Tickets"))
     sheet.append(
@@ -41,6 +58,9 @@ def tickets_workbook(actor, qs) -> HttpResponse:
     for t in qs.select_related("reporter", "reporter_unit", "tier", "assignee")[:MAX_ROWS].iterator(
         chunk_size=2000
     ):
+        count += 1
+        if progress is not None:
+            progress(count, total)
         sheet.append(
             safe_row(
                 sheet,
@@ -62,9 +82,5 @@ def tickets_workbook(actor, qs) -> HttpResponse:
                 ],
             )
         )
-    response = HttpResponse(content_type=XLSX)
-    stamp = timezone.now().astimezone(timezone.get_default_timezone()).strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="tickets-{stamp}.xlsx"'
-    response["Cache-Control"] = "private, no-store"
-    book.save(response)
-    return response
+    book.save(out)
+    return count

@@ -74,3 +74,17 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000
     )
+
+
+class CannedReplyForm(forms.Form):
+    """A canned reply (常用回复); tickets.services.canned_save cleans and checks it."""
+
+    title = forms.CharField(label=_("Title"), max_length=100)
+    shortcut = forms.CharField(
+        label=_("Shortcut"),
+        max_length=31,
+        help_text=_("Typed in the reply box to insert the text, for example /zhuanxue."),
+    )
+    body = forms.CharField(
+        label=_("Text"), widget=forms.Textarea(attrs={"rows": 6}), max_length=4000
+    )

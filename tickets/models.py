@@ -175,3 +175,29 @@ class TicketFile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CannedReply(models.Model):
+    """A canned reply (常用回复) a support tier keeps: its engineers and managers edit
+    them; the engineers of the tier and of every tier below it insert them in the reply
+    box by their shortcut (static/js/canned.js)."""
+
+    tier = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="+")
+    title = models.CharField(max_length=100)
+    body = models.TextField()
+    # "/zhuanxue": what typed in the reply box offers this reply.
+    shortcut = models.CharField(max_length=31)
+    created_by = models.ForeignKey(
+        Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["shortcut"]
+        constraints = [
+            models.UniqueConstraint(fields=["tier", "shortcut"], name="canned_reply_shortcut")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shortcut} {self.title}"

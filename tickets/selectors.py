@@ -408,3 +408,35 @@ def open_by_prefix(unit: Unit, *, depth: int) -> dict[str, int]:
         .annotate(n=Count("id"))
         .order_by()
     }
+
+
+# --- canned replies (常用回复, issue 16) ----------------------------------------------
+
+
+def can_keep_canned(actor) -> bool:
+    """Engineers and managers of a support tier keep its canned replies (their own
+    unit's; a school is no tier)."""
+    return is_support_person(actor) and actor.unit.level != Level.SCHOOL
+
+
+def canned_kept(actor):
+    """The canned replies of the actor's own tier, which it may edit."""
+    from tickets.models import CannedReply
+
+    if not can_keep_canned(actor):
+        return CannedReply.objects.none()
+    return CannedReply.objects.filter(tier_id=actor.unit_id).order_by("shortcut")
+
+
+def canned_for(actor):
+    """The canned replies an engineer may insert: those of its own tier and of every
+    tier above it (a reply kept at a tier serves its whole subtree), nearest tier first."""
+    from tickets.models import CannedReply
+
+    if not is_support_person(actor):
+        return CannedReply.objects.none()
+    return (
+        CannedReply.objects.filter(tier__path__in=actor.unit.ancestor_paths)
+        .select_related("tier")
+        .order_by("-tier__path", "shortcut")
+    )

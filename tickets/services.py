@@ -10,6 +10,7 @@ commit — all or nothing, files included.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from datetime import datetime
 
@@ -423,3 +424,73 @@ def problem_ticket_sync(
             ticket.save()
             timeline.announce(ticket, "priority")
         return ticket
+
+
+# --- canned replies (常用回复, issue 16) ----------------------------------------------
+
+MAX_CANNED_TITLE = 100
+MAX_CANNED_BODY = 4_000
+SHORTCUT = re.compile(r"^/[a-z0-9_-]{1,30}$")
+
+
+def _canned_fields(title: str, body: str, shortcut: str) -> tuple[str, str, str]:
+    """Cleaned as ticket replies are (plain text, trimmed, bounded; escaped when shown)."""
+    title = _clean_text(title, _("The title"), required=True)
+    if len(title) > MAX_CANNED_TITLE:
+        raise ValidationError(_("The title is limited to %d characters.") % MAX_CANNED_TITLE)
+    body = _clean_text(body, _("The text"), required=True)
+    if len(body) > MAX_CANNED_BODY:
+        raise ValidationError(
+            _("%(what)s is limited to %(n)s characters.")
+            % {"what": _("The text"), "n": f"{MAX_CANNED_BODY:,}"}
+        )
+    shortcut = (shortcut or "").strip().lower()
+    if shortcut and not shortcut.startswith("/"):
+        shortcut = "/" + shortcut
+    if not SHORTCUT.match(shortcut):
+        raise ValidationError(
+            _(
+                "The shortcut is a slash and 1 to 30 letters, digits, - or _ (for example /zhuanxue)."
+            )
+        )
+    return title, body, shortcut
+
+
+def canned_save(*, actor: Account, title: str, body: str, shortcut: str, pk: int | None = None):
+    """Add a canned reply to the actor's own tier, or change one of it (`pk`)."""
+    from django.db import IntegrityError
+
+    from tickets.models import CannedReply
+
+    if not selectors.can_keep_canned(actor):
+        raise PermissionDenied(
+            _("Only engineers and managers of a support tier keep canned replies.")
+        )
+    title, body, shortcut = _canned_fields(title, body, shortcut)
+    try:
+        with transaction.atomic():
+            if pk is None:
+                return CannedReply.objects.create(
+                    tier_id=actor.unit_id,
+                    title=title,
+                    body=body,
+                    shortcut=shortcut,
+                    created_by=actor,
+                )
+            reply = selectors.canned_kept(actor).select_for_update().filter(pk=pk).first()
+            if reply is None:
+                raise PermissionDenied(_("This canned reply is not your tier's."))
+            reply.title, reply.body, reply.shortcut = title, body, shortcut
+            reply.updated_at = timezone.now()
+            reply.save(update_fields=["title", "body", "shortcut", "updated_at"])
+            return reply
+    except IntegrityError as exc:
+        raise ValidationError(
+            _("Your tier already has a canned reply with the shortcut %s.") % shortcut
+        ) from exc
+
+
+def canned_delete(*, actor: Account, pk: int) -> None:
+    deleted, _rows = selectors.canned_kept(actor).filter(pk=pk).delete()
+    if not deleted:
+        raise PermissionDenied(_("This canned reply is not your tier's."))

@@ -11,6 +11,7 @@ urlpatterns = [
     path("all/", views.all_tickets, name="ticket_all"),
     path("all.xlsx", views.export, name="ticket_export"),
     path("dashboard/", views.dashboard, name="ticket_dashboard"),
+    path("canned/", views.canned, name="ticket_canned"),
     path("<int:pk>/", views.detail, name="ticket_detail"),
     path("<int:pk>/reply/", views.reply, name="ticket_reply"),
     path("<int:pk>/act/", views.act, name="ticket_act"),

@@ -15,7 +15,15 @@ from accounts.models import Account, Unit
 from core.http import private_download
 from core.openapi import PAGE_REFUSALS, SESSION, declare
 from tickets import exports, selectors, services, support
-from tickets.forms import ActionForm, RateForm, ReasonForm, ReplyForm, TicketForm
+from tickets import jobs as ticket_jobs
+from tickets.forms import (
+    ActionForm,
+    CannedReplyForm,
+    RateForm,
+    ReasonForm,
+    ReplyForm,
+    TicketForm,
+)
 from tickets.models import Category, Status, Ticket, TicketFile
 
 PAGE_SIZE = 30
@@ -153,10 +161,14 @@ def all_tickets(request):
 @scoping.manager_required
 def export(request):
     q, status, category, unit = _search_args(request)
-    return exports.tickets_workbook(
-        request.user,
-        selectors.search(request.user, q=q, status=status, category=category, unit=unit),
-    )
+    found = selectors.search(request.user, q=q, status=status, category=category, unit=unit)
+    if found.count() > ticket_jobs.inline_limit():
+        # A large export is written by a worker, with a progress bar (core/jobs.py).
+        job = ticket_jobs.start_export(
+            owner=request.user, q=q, status=status, category=category, unit=unit
+        )
+        return redirect("job_detail", pk=job.pk)
+    return exports.tickets_workbook(request.user, found)
 
 
 @scoping.login_and_unit_required
@@ -213,6 +225,15 @@ def _detail_context(request, ticket):
         and current.from_tier.depth > ticket.tier.depth,
         "reasons": support.desk().reason_labels(),
         "reply_form": ReplyForm(),
+        # Canned replies for the reply box (static/js/canned.js): the support side only.
+        "canned": [
+            {"shortcut": c.shortcut, "title": c.title, "body": c.body, "tier": c.tier.name}
+            for c in (
+                selectors.canned_for(user)[:CANNED_IN_BOX]
+                if not reporter or selectors.handed_over(user, ticket)
+                else []
+            )
+        ],
         "action_form": ActionForm(),
         "rate_form": RateForm(),
         "reason_form": ReasonForm(),
@@ -373,3 +394,64 @@ def dashboard(request):
     days = days if days in (7, 30, 90) else 30
     data = selectors.dashboard(request.user, days=days, now=timezone.now())
     return render(request, "tickets/dashboard.html", {"d": data, "day_choices": (7, 30, 90)})
+
+
+# --- canned replies (常用回复, issue 16) ----------------------------------------------
+
+CANNED_IN_BOX = 300  # at most this many offered in one reply box
+
+
+@scoping.login_and_unit_required
+def canned(request):
+    """The canned replies of the actor's tier: listed, added, changed and deleted here
+    (the reply's id travels in the POST body; the service checks it is the tier's)."""
+    user = request.user
+    if not selectors.can_keep_canned(user):
+        raise PermissionDenied
+    form = CannedReplyForm()
+    editing = None
+    if request.method == "POST":
+        action = request.POST.get("action", "save")
+        pk = request.POST.get("id") or None
+        try:
+            pk = int(pk) if pk else None
+        except ValueError:
+            pk = None
+        if action == "delete" and pk:
+            try:
+                services.canned_delete(actor=user, pk=pk)
+            except PermissionDenied as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, _("The canned reply is deleted."))
+            return redirect("ticket_canned")
+        form = CannedReplyForm(request.POST)
+        if form.is_valid():
+            try:
+                services.canned_save(actor=user, pk=pk, **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc.messages)
+            except PermissionDenied as exc:
+                messages.error(request, str(exc))
+                return redirect("ticket_canned")
+            else:
+                messages.success(request, _("The canned reply is saved."))
+                return redirect("ticket_canned")
+        editing = pk
+    elif request.GET.get("edit"):
+        reply = selectors.canned_kept(user).filter(pk=request.GET["edit"][:12]).first()
+        if reply is not None:
+            editing = reply.pk
+            form = CannedReplyForm(
+                initial={"title": reply.title, "body": reply.body, "shortcut": reply.shortcut}
+            )
+    return render(
+        request,
+        "tickets/canned.html",
+        {
+            "form": form,
+            "editing": editing,
+            "kept": selectors.canned_kept(user),
+            "inherited": selectors.canned_for(user).exclude(tier_id=user.unit_id),
+        },
+    )

@@ -182,7 +182,7 @@ def allowed(rule: str, actor: Actor, item) -> bool:
             and item.obj.pk != acc.pk
             and not (item.unit.pk == acc.unit_id and item.role == Role.MANAGER)
         )
-    if word == "own" and arg == "batch":
+    if word == "own" and arg in ("batch", "job"):
         return item.author.pk == acc.pk
     if word == "own" and arg == "notice":
         return item.author.pk == acc.pk and not item.published

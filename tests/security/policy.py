@@ -205,6 +205,13 @@ URLS: dict[str, str] = {
     "captcha-image": "public",
     # the OpenAPI document of the JSON endpoints (issue 14, fuzzing): shapes only, no data
     "openapi": "public",
+    # issue 16, F5: long jobs (core/jobs.py), each its owner's alone; canned replies of
+    # the actor's own tier (the reply's id travels in the POST body, the service checks it)
+    "job_list": "login",
+    "school_import": "manager_at(ministry|province)",
+    "job_detail": "own(job)",
+    "job_result": "own(job)",
+    "ticket_canned": "support",
     # charts (issue 16, F2: dashboards), each figure scoped to the viewer's own subtree
     "dashboards": "support",
     "dashboard_read_rate": "support_manager",

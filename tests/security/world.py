@@ -12,12 +12,14 @@ from __future__ import annotations
 from datetime import timedelta
 from types import SimpleNamespace
 
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import LEVEL_ORDER, IssueBatch, Level
 from chat import services as chat_services
+from core.models import Job
 from notices import services as notice_services
 from roll import services as roll_services
 from roll.models import ProblemRecord
@@ -119,6 +121,18 @@ def _objects_of(w, name, unit):
         actor=mgr, unit=unit, role="staff", full_name="新人", username=f"new-{name}"
     )
     _add(w, "batch", name, IssueBatch.objects.get(pk=result.batch.pk), author=mgr)
+    # a finished long job of the unit's manager, with a result file (issue 16, core/jobs.py)
+    job = Job(
+        kind="accounts.register_export",
+        owner_id=mgr.pk,
+        unit_path=unit.path,
+        key=f"world:{name}",
+        status=Job.Status.DONE,
+        result_name="register.xlsx",
+    )
+    job.result.save("register.xlsx", ContentFile(b"PK"), save=False)
+    job.save()
+    _add(w, "job", name, job, author=mgr)
     # a published notice to the unit's subtree (every level from its own down), with a
     # file, and a draft with a file, both by the unit's manager
     fields = {

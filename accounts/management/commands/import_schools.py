@@ -13,6 +13,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file")
+        parser.add_argument(
+            "--owner",
+            help="run it as a long job of this manager's (a worker imports; the job's page "
+            "/jobs/<id>/ shows its progress and outcome)",
+        )
 
     def handle(self, *args, **options):
         path = Path(options["file"])
@@ -22,6 +27,9 @@ class Command(BaseCommand):
             rows = sheets.school_rows(path.read_bytes(), path.name)
         except sheets.SheetError as exc:
             raise CommandError(str(exc)) from exc
+        if options.get("owner"):
+            self._as_job(options["owner"], rows, path.name)
+            return
         result = services.schools_import(rows=rows)
         if result.errors:
             for e in result.errors:
@@ -30,3 +38,14 @@ class Command(BaseCommand):
         self.stdout.write(
             f"created {result.created}, renamed {result.renamed}, unchanged {result.unchanged}"
         )
+
+    def _as_job(self, username: str, rows, file_name: str) -> None:
+        from accounts import jobs
+        from accounts.models import Account
+
+        owner = Account.objects.filter(username__iexact=username, is_active=True).first()
+        if owner is None:
+            raise CommandError(f"no active account {username!r}")
+        job = jobs.start_import_schools(owner=owner, rows=rows, file_name=file_name)
+        state = "queued" if getattr(job, "created", False) else "already queued or running"
+        self.stdout.write(f"job {job.pk} {state}: /jobs/{job.pk}/")
