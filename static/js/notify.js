@@ -49,6 +49,19 @@
         if (!n || n.author_id === accountId) return null;
         return { title: `${t("New")}: ${n.title}`, body: n.author_unit || "", url: n.url };
       }
+      case "notice.corrected":
+      case "notice.withdrawn": {
+        // A circular I received is corrected (a new version to read) or withdrawn.
+        const n = frame.notice;
+        if (!n || n.author_id === accountId) return null;
+        const corrected = frame.type === "notice.corrected";
+        const why = corrected ? frame.note : frame.reason;
+        return {
+          title: `${t(corrected ? "Corrected" : "Withdrawn")}: ${n.title}`,
+          body: why ? `${t("Reason")} ${why}` : n.author_unit || "",
+          url: n.url,
+        };
+      }
       case "ticket.assigned":
         return { title: `${t("Assigned")}: #${Number(frame.ticket)} ${frame.title || ""}`, body: "", url: `/tickets/${Number(frame.ticket)}/` };
       case "chat.mention": {

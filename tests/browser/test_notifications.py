@@ -323,3 +323,51 @@ def test_a_problem_record_batch_for_my_school_notifies_the_background_tab(
     }
     assert notes[0]["title"] == f"{zh('New notice')}: {zh('New problem records for your school')}"
     assert problems == []
+
+
+@pytest.mark.browser
+def test_a_withdrawn_or_corrected_circular_notifies_a_background_tab(
+    transactional_db, daphne_server, new_daphne_context
+):
+    tree = factories.small_tree()
+    author = factories.manager(tree.province)
+    reader = factories.staff(tree.county)
+
+    problems: list[str] = []
+    page = watched_page(observed_context(new_daphne_context), "reader", problems)
+    log_in(page, daphne_server.url, reader.username)
+    open_home(page)
+    turn_on_through_the_prompt(page)
+    page.evaluate("() => window.__setVisibility('hidden')")
+    first = publish(author, tree.county, "关于报送学籍周报的通知")
+    second = publish(author, tree.county, "关于核对毕业年级学籍的通知")
+    assert [d["action"] for d in decisions(page, 2)] == ["shown", "shown"]
+
+    outside_playwright(
+        lambda: notices.notice_withdraw(actor=author, notice=first, reason="时间安排有变，另行通知")
+    )
+    assert [d["action"] for d in decisions(page, 3)][2] == "shown"
+    corrected = outside_playwright(
+        lambda: notices.notice_correct(
+            actor=author,
+            notice=second,
+            title="关于核对毕业年级学籍的通知（更正）",
+            body="请于周五前核对。",
+            note="截止日期改为周五",
+        )
+    )
+    assert [d["action"] for d in decisions(page, 4)][3] == "shown"
+    notes = page.evaluate(NOTES)[2:]
+    assert notes == [
+        {
+            "title": f"{zh('Withdrawn')}: 关于报送学籍周报的通知",
+            "body": f"{zh('Reason:')} 时间安排有变，另行通知",
+            "url": f"/notices/{first.pk}/",
+        },
+        {
+            "title": f"{zh('Corrected')}: 关于核对毕业年级学籍的通知（更正）",
+            "body": f"{zh('Reason:')} 截止日期改为周五",
+            "url": f"/notices/{corrected.pk}/",
+        },
+    ]
+    assert problems == []
