@@ -262,8 +262,24 @@
       if (code) province(code);
     });
     back.addEventListener("click", () => country());
-    // Tests and keyboard users: a province's row in the table opens it too.
-    el.drill = province;
+    // Keyboard users: each province's name in the table below opens it too.
+    const table = document.getElementById("chart-table-" + s.id);
+    if (table) {
+      table.querySelectorAll("tbody tr").forEach((tr) => {
+        const cells = tr.querySelectorAll("td");
+        if (cells.length < 2 || !s.children[cells[1].textContent.trim()]) return;
+        const code = cells[1].textContent.trim();
+        const link = document.createElement("a");
+        link.href = "#chart-" + s.id;
+        link.textContent = cells[0].textContent;
+        link.addEventListener("click", (event) => {
+          event.preventDefault();
+          province(code).then(() => el.scrollIntoView({ block: "start" }));
+        });
+        cells[0].textContent = "";
+        cells[0].appendChild(link);
+      });
+    }
     country().catch(() => showEmpty(el, s.empty_text));
   }
 

@@ -199,5 +199,10 @@ def test_the_ministry_map_drills_into_a_province_and_back(
         expect(box).to_have_attribute("data-province", "440000")
         expect(drill.locator("tbody")).to_contain_text("广州市")
         assert page.evaluate(MARKS, "#chart-map .chart") > 3
+        # From the keyboard: a province's name in the table opens it as well.
+        page.locator("#chart-table-map").get_by_role("link", name="北京市").press("Enter")
+        expect(box).to_have_attribute("data-province", "110000")
+        expect(drill.locator("tbody")).to_contain_text("东城区")
+        assert page.evaluate(MEASURE) == []
         page.context.close()
     assert problems == []
