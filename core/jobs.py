@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 ACTIVE = (Job.Status.QUEUED, Job.Status.RUNNING)
 PROGRESS_EVERY = 0.5  # seconds between persisted (and pushed) progress steps
+HEARTBEAT = 30  # seconds: a running job without steps is touched this often
 EVENT_KIND = "job.progress"
 
 
@@ -231,7 +232,13 @@ class Progress:
     def _write(self) -> None:
         try:
             while True:
-                item = self._queue.get()
+                try:
+                    item = self._queue.get(timeout=HEARTBEAT)
+                except queue.Empty:
+                    # No step for a while: still say the job is alive, so a new start
+                    # never takes it for lost (JOB_STALE_SECONDS) while it works.
+                    self._touch()
+                    continue
                 if item is None:
                     return
                 # Only the latest step matters when several wait.
@@ -244,6 +251,14 @@ class Progress:
                 self._store(*item)
         finally:
             connection.close()
+
+    def _touch(self) -> None:
+        try:
+            Job.objects.filter(pk=self.job.pk, status=Job.Status.RUNNING).update(
+                touched_at=timezone.now()
+            )
+        except Exception:
+            log.warning("could not touch job %s", self.job.pk, exc_info=True)
 
     def _store(self, done: int, total: int, message: str) -> None:
         try:
@@ -317,19 +332,22 @@ def run(pk: int) -> Job | None:
                 job.result_name = (output.file_name or "")[:200]
                 job.result_url = output.url[:200]
                 job.finished_at = job.touched_at = timezone.now()
-                job.save(
-                    update_fields=[
-                        "status",
-                        "done",
-                        "total",
-                        "message",
-                        "result",
-                        "result_name",
-                        "result_url",
-                        "finished_at",
-                        "touched_at",
-                    ]
+                finished = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+                    status=job.status,
+                    done=job.done,
+                    total=job.total,
+                    message=job.message,
+                    result=job.result.name or "",
+                    result_name=job.result_name,
+                    result_url=job.result_url,
+                    finished_at=job.finished_at,
+                    touched_at=job.touched_at,
                 )
+                if not finished:
+                    # Declared lost meanwhile (and perhaps started again): keep nothing.
+                    raise JobFailed(
+                        _("The job stopped answering (its worker was lost); start it again.")
+                    )
                 _announce(job)
         except Exception as exc:
             progress.close()

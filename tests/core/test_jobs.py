@@ -352,3 +352,70 @@ def test_the_school_import_page_hands_the_rows_to_a_job(tree, client_for, queued
     # Only the Ministry's and provinces' managers import schools.
     for other in (factories.manager(tree.county), factories.staff(tree.province)):
         assert client_for(other).get(url).status_code == 403
+
+
+def _in_another_thread(fn):
+    out = []
+
+    def run():
+        try:
+            out.append(fn())
+        finally:
+            connection.close()
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    return out[0] if out else None
+
+
+def test_a_job_taken_for_lost_while_it_works_keeps_nothing(tree, settings):
+    owner = factories.manager(tree.province)
+    restarted = []
+
+    def slow(job, progress):
+        factories.unit("school", "1301029997", "迟到学校", tree.county)
+        settings.JOB_STALE_SECONDS = 0  # a second start now takes this job for lost
+        restarted.append(_in_another_thread(lambda: jobs.start("test.slow", "s", owner)))
+        return jobs.Output(message="done late")
+
+    jobs.register("test.slow", run=slow)
+    first = jobs.run(jobs.start("test.slow", "s", owner).pk)
+    assert first.status == Job.Status.FAILED and "重新发起" in first.message
+    assert not Unit.objects.filter(code="1301029997").exists()
+    assert restarted[0].created and restarted[0].status == Job.Status.QUEUED
+
+
+def test_a_running_job_without_steps_still_shows_it_is_alive(tree, monkeypatch):
+    monkeypatch.setattr(jobs, "HEARTBEAT", 0.05)
+    owner = factories.manager(tree.province)
+    seen = []
+
+    def quiet(job, progress):
+        before = _in_another_thread(lambda: Job.objects.get(pk=job.pk).touched_at)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            now = _in_another_thread(lambda: Job.objects.get(pk=job.pk).touched_at)
+            if now > before:
+                seen.append(True)
+                break
+            time.sleep(0.05)
+        return jobs.Output()
+
+    jobs.register("test.quiet", run=quiet)
+    assert jobs.run(jobs.start("test.quiet", "q", owner).pk).status == Job.Status.DONE
+    assert seen == [True]
+
+
+def test_a_failed_jobs_page_says_why(tree, client_for):
+    owner = factories.manager(tree.province)
+
+    def refuse(job, progress):
+        raise jobs.JobFailed("第 7 行：区县代码不存在")
+
+    jobs.register("test.refuse", run=refuse)
+    job = jobs.run(jobs.start("test.refuse", "r", owner, title="导入").pk)
+    page = client_for(owner).get(reverse("job_detail", args=[job.pk])).content.decode()
+    assert 'data-status="failed"' in page and "失败" in page
+    assert "第 7 行：区县代码不存在" in page
+    assert client_for(owner).get(reverse("job_result", args=[job.pk])).status_code == 404
