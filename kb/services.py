@@ -9,6 +9,7 @@ from datetime import timedelta
 import bleach
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -173,8 +174,11 @@ def _session(actor, token: str | None) -> SuggestSession | None:
         return None
 
 
-def note_opened(*, actor, article: Article, token: str | None) -> None:
-    """An article opened from the suggestions of the actor's session."""
+def note_read(*, actor, article: Article, token: str | None) -> None:
+    """An article read: its count of readers' views (not its editors'), and — opened
+    from the suggestions of the actor's own session (`token`) — the session's opening."""
+    if not selectors.can_edit(actor, article):
+        Article.objects.filter(pk=article.pk).update(views=F("views") + 1)
     session = _session(actor, token)
     if session is not None and session.opened_at is None:
         SuggestSession.objects.filter(pk=session.pk, opened_at__isnull=True).update(

@@ -57,9 +57,7 @@ def article_list(request):
 @scoping.login_and_unit_required
 def article_detail(request, pk):
     article = _readable(request, pk)
-    token = request.GET.get("s")
-    if token:
-        services.note_opened(actor=request.user, article=article, token=token)
+    services.note_read(actor=request.user, article=article, token=request.GET.get("s"))
     return render(
         request,
         "kb/article.html",

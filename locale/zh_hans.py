@@ -1363,5 +1363,6 @@ ZH.update(
         "No ticket form showed suggestions in the last %(days)s days.": "近 %(days)s 天没有工单表单显示过推荐的常见问题。",
         "Deflection: <strong>%(pct)s%%</strong> — of %(shown)s ticket forms that showed suggestions in the last %(days)s days, %(deflected)s raised no ticket within %(minutes)s minutes; %(opened)s opened an article.": "自助解决率：<strong>%(pct)s%%</strong>——近 %(days)s 天显示过推荐的 %(shown)s 次工单填写中，%(deflected)s 次在 %(minutes)s 分钟内未提交工单；%(opened)s 次打开了常见问题。",
         "%(n)s article found": ["找到 %(n)s 条常见问题"],
+        "read %(n)s time": ["已阅读 %(n)s 次"],
     }
 )

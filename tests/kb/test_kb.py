@@ -262,3 +262,20 @@ def test_control_characters_in_what_is_typed_find_nothing_harmful(desk, client_f
     data = client.get(reverse("kb_suggest"), {"q": "照片\x00上传\x1f失败"}).json()
     assert [r["title"] for r in data["results"]] == ["照片上传失败"]
     assert client.get(reverse("kb_suggest"), {"q": "\x00"}).json()["results"] == []
+
+
+def test_reads_are_counted_and_only_the_own_session_records_an_opening(tree, desk, client_for):
+    article = write(desk.eng1, title="身份证号重复")
+    school = desk.reporter
+    token = client_for(school).get(reverse("kb_suggest"), {"q": "身份证号重复"}).json()["session"]
+    other = factories.staff(tree.school)
+    url = reverse("kb_article", args=[article.pk])
+    client_for(other).get(url + f"?s={token}")  # someone else's token: not recorded
+    assert SuggestSession.objects.get(token=token).opened_at is None
+    client_for(school).get(url + f"?s={token}")
+    assert SuggestSession.objects.get(token=token).opened_article_id == article.pk
+    client_for(desk.eng2).get(url)  # an editor's read is not counted
+    assert Article.objects.get(pk=article.pk).views == 2
+    page = client_for(desk.eng1).get(url).content.decode()
+    assert 'id="kb-views"' in page
+    assert 'id="kb-views"' not in client_for(school).get(url).content.decode()
