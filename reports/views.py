@@ -8,11 +8,12 @@ from datetime import date, timedelta
 
 from django.contrib import messages
 from django.http import FileResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import scoping
+from reports import jobs as report_jobs
 from reports import selectors, workbook
 from reports import week as weeks
 
@@ -59,7 +60,13 @@ def weekly(request):
 @scoping.manager_required
 def weekly_xlsx(request):
     unit = selectors.report_unit_or_404(request.user, request.GET.get("unit"))
-    report = selectors.weekly(unit, _week(request))
+    week = _week(request)
+    if report_jobs.as_job(unit):
+        # A province's or the country's sheet: a worker writes it, with a progress bar
+        # (core/jobs.py); asking again while it runs shows the same job.
+        job = report_jobs.start_workbook(owner=request.user, unit=unit, week=week)
+        return redirect("job_detail", pk=job.pk)
+    report = selectors.weekly(unit, week)
     response = FileResponse(
         io.BytesIO(workbook.build(report)),
         as_attachment=True,

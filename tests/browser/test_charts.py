@@ -118,6 +118,8 @@ def test_each_chart_draws_at_desk_and_phone_width_with_the_csp_on(
                     suffix = "-weeks" if "weeks" in url else ""
                     _shot(page, chart_id, f"charts-{chart_id}{suffix}.png")
             assert page.evaluate(MEASURE) == [], (url, viewport)
+            if viewport is PHONE and url == "/dashboards/records/":
+                page.screenshot(path=str(SCREENS / "charts-records-phone.png"), full_page=True)
             if viewport is PHONE:
                 width = page.evaluate(
                     "() => Math.max(...[...document.querySelectorAll('.chart svg')]"
@@ -131,6 +133,8 @@ def test_each_chart_draws_at_desk_and_phone_width_with_the_csp_on(
         page.wait_for_timeout(300)
         assert page.evaluate(MARKS, "#chart-records .chart") > 3
         expect(page.locator(".topbar")).to_be_hidden()
+        if viewport is DESK:
+            page.screenshot(path=str(SCREENS / "charts-records-print.png"), full_page=True)
         page.emulate_media(media="screen")
         page.context.close()
     assert problems == []

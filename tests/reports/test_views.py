@@ -112,3 +112,24 @@ def test_phone_menu_link_for_managers_above_school(w, client_for):
     school_manager = factories.manager(w.school)
     html = client_for(school_manager).get(reverse("home")).content.decode()
     assert 'id="nav-weekly-report"' not in html
+
+
+def test_a_provinces_workbook_is_a_job(w, client_for, django_capture_on_commit_callbacks):
+    from core import jobs as core_jobs
+    from core.models import Job
+
+    client = client_for(w.provm)
+    with django_capture_on_commit_callbacks(execute=False):
+        r = client.get(reverse("weekly_report_xlsx"), {"week": WEEK})
+        again = client.get(reverse("weekly_report_xlsx"), {"week": WEEK})
+    (job,) = Job.objects.all()
+    assert r.status_code == 302 and r["Location"] == reverse("job_detail", args=[job.pk])
+    assert again["Location"] == r["Location"]  # started twice, one job
+    core_jobs.run(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.DONE, job.message
+    assert job.result_name == "weekly-130000-2026-11-23.xlsx"
+    with job.result.open("rb") as f:
+        ws = load_workbook(io.BytesIO(f.read())).active
+    assert ws["A1"].value == "河北省周报表"
+    assert [c.value for c in ws[6]][:2] == ["石家庄市", "130100"]
