@@ -163,8 +163,8 @@ def unit_search(actor, q: str, *, levels=None, limit: int = PICKER_LIMIT) -> lis
     highest units come first without sorting the whole match (ordering 300,000 schools
     by depth made every search of the Ministry a full scan); a prefix is LIKE 'q%' on
     PostgreSQL, served by the code's and initials' pattern indexes (Django's *_like).
-    Nothing counts the whole match. A name's "contains" has no index: at the Ministry
-    an unmatched word reads the table once (docs/architecture.md has the figures)."""
+    Nothing counts the whole match. A name's "contains" is served on PostgreSQL by the
+    pg_trgm indexes of migration 0007 (docs/architecture.md has the figures)."""
     if not scoping.is_active_account(actor):
         return []
     # Control characters (a NUL that PostgreSQL refuses) match nothing: dropped.

@@ -248,3 +248,28 @@ def test_the_division_import_gives_initials_and_a_rename_renews_them():
     Unit.objects.filter(code="130102").update(name="改过的名字", initials="gg")
     services.divisions_import(provinces={"130000"})
     assert Unit.objects.get(code="130102").initials == "caq"
+
+
+@pytest.mark.django_db
+def test_contains_searches_have_trigram_indexes_on_postgresql():
+    """Migration 0007: a word found nowhere is an index probe, not a scan of every unit."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute("SELECT name FROM sqlite_master WHERE name LIKE '%trgm%'")
+            assert cursor.fetchall() == []
+            return
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE '%%_trgm'")
+        assert {r[0] for r in cursor.fetchall()} == {
+            "unit_name_trgm",
+            "unit_initials_trgm",
+            "account_full_name_trgm",
+            "account_username_trgm",
+        }
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(
+            "EXPLAIN SELECT id FROM accounts_unit WHERE UPPER(name::text) LIKE UPPER(%s)",
+            ["%不存在的词%"],
+        )
+        assert "unit_name_trgm" in " ".join(r[0] for r in cursor.fetchall())
