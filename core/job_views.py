@@ -38,13 +38,17 @@ def _own_or_404(request, pk):
 
 @_account_required
 def job_list(request):
-    return render(request, "core/jobs/list.html", {"jobs": list(jobs.mine(request.user))})
+    rows = [(job, jobs.state(job)) for job in jobs.mine(request.user)]
+    return render(request, "core/jobs/list.html", {"rows": rows})
 
 
 @_account_required
 def job_detail(request, pk):
     job = _own_or_404(request, pk)
-    return render(request, "core/jobs/detail.html", {"job": job, "state": jobs.state(job)})
+    # ?partial=1: the bar alone, which static/js/jobs.js re-reads when its socket opens
+    # (a step pushed between this page's render and the socket's start is not lost).
+    template = "core/jobs/_bar.html" if request.GET.get("partial") else "core/jobs/detail.html"
+    return render(request, template, {"job": job, "state": jobs.state(job)})
 
 
 @_account_required

@@ -12,6 +12,7 @@
     const ended = (s) => s === "done" || s === "failed";
     if (ended(box.dataset.status) && !ended(job.status)) return;
     box.dataset.status = job.status;
+    box.dataset.done = String(Number(job.done) || 0);
     const status = box.querySelector(".job-status-text");
     if (status) status.textContent = text(box, job.status);
     const count = box.querySelector(".job-count");
@@ -35,6 +36,32 @@
       result.hidden = !(job.status === "done" && url);
     }
   }
+
+  // When the socket opens (first time, or after a reconnect), re-read each unfinished
+  // job's bar: a step stored between the page's render and the socket's start would
+  // otherwise wait for the next one.
+  function refresh() {
+    document.querySelectorAll("[data-job]").forEach((box) => {
+      if (box.dataset.status === "done" || box.dataset.status === "failed") return;
+      const id = Number(box.dataset.job);
+      fetch(`/jobs/${id}/?partial=1`, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+        .then((r) => (r.ok ? r.text() : null))
+        .then((html) => {
+          if (html === null) return;
+          const doc = new DOMParser().parseFromString(html, "text/html");
+          const fresh = doc.querySelector(`[data-job="${id}"]`);
+          if (!fresh) return;
+          const ended = (s) => s === "done" || s === "failed";
+          if (ended(box.dataset.status) && !ended(fresh.dataset.status)) return;
+          // An event that came while the page was fetched may be newer than the page.
+          if (fresh.dataset.status === box.dataset.status && Number(fresh.dataset.done) < Number(box.dataset.done)) return;
+          // Keep the list's own result link rule: the page's bar carries the link.
+          box.replaceWith(fresh);
+        })
+        .catch(() => {});
+    });
+  }
+  document.addEventListener("platform:open", refresh);
 
   document.addEventListener("platform:event", (event) => {
     const frame = event.detail;

@@ -198,6 +198,9 @@ def test_the_result_file_is_its_owners_alone(tree, client_for):
     page = client.get(page_url).content.decode()
     assert result_url in page and "counted" in page
     assert f'data-job="{job.pk}"' in client.get(reverse("job_list")).content.decode()
+    partial = client.get(page_url, {"partial": "1"}).content.decode()  # what jobs.js re-reads
+    assert f'data-job="{job.pk}"' in partial and 'data-status="done"' in partial
+    assert "<html" not in partial and result_url in partial
     for other in (factories.manager(tree.county), factories.manager(tree.province)):
         c = client_for(other)
         assert c.get(result_url).status_code == 404
