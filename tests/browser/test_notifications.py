@@ -87,6 +87,16 @@ def turn_on_through_the_prompt(page: Page) -> None:
     expect(page.locator("#notify-desktop")).to_be_checked()
 
 
+def background_tab(new_daphne_context, server, account, problems: list[str], name="reader"):
+    """A logged-in tab of `account` with desktop notifications allowed, then hidden."""
+    page = watched_page(observed_context(new_daphne_context), name, problems)
+    log_in(page, server.url, account.username)
+    open_home(page)
+    turn_on_through_the_prompt(page)
+    page.evaluate("() => window.__setVisibility('hidden')")
+    return page
+
+
 def publish(author, unit, title: str):
     return outside_playwright(lambda: _publish(author, unit, title))
 
@@ -259,11 +269,7 @@ def test_a_mention_notifies_the_background_tab_and_opens_the_room(
     author = factories.staff(tree.county, full_name="李县员")
 
     problems: list[str] = []
-    page = watched_page(observed_context(new_daphne_context), "reader", problems)
-    log_in(page, daphne_server.url, reader.username)
-    open_home(page)
-    turn_on_through_the_prompt(page)
-    page.evaluate("() => window.__setVisibility('hidden')")
+    page = background_tab(new_daphne_context, daphne_server, reader, problems)
 
     room = outside_playwright(lambda: _mention(author, reader, tree.county))
     assert [d["action"] for d in decisions(page, 1)] == ["shown"]
@@ -305,11 +311,7 @@ def test_a_problem_record_batch_for_my_school_notifies_the_background_tab(
     reader = factories.staff(tree.school)
 
     problems: list[str] = []
-    page = watched_page(observed_context(new_daphne_context), "school", problems)
-    log_in(page, daphne_server.url, reader.username)
-    open_home(page)
-    turn_on_through_the_prompt(page)
-    page.evaluate("() => window.__setVisibility('hidden')")
+    page = background_tab(new_daphne_context, daphne_server, reader, problems, "school")
 
     assert outside_playwright(lambda: _records(province, tree.school.code)) == 1
     # The batch, and the day's first batch also files a notice in the inbox (roll's
@@ -334,11 +336,7 @@ def test_a_withdrawn_or_corrected_circular_notifies_a_background_tab(
     reader = factories.staff(tree.county)
 
     problems: list[str] = []
-    page = watched_page(observed_context(new_daphne_context), "reader", problems)
-    log_in(page, daphne_server.url, reader.username)
-    open_home(page)
-    turn_on_through_the_prompt(page)
-    page.evaluate("() => window.__setVisibility('hidden')")
+    page = background_tab(new_daphne_context, daphne_server, reader, problems)
     first = publish(author, tree.county, "关于报送学籍周报的通知")
     second = publish(author, tree.county, "关于核对毕业年级学籍的通知")
     assert [d["action"] for d in decisions(page, 2)] == ["shown", "shown"]
