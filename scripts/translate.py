@@ -15,6 +15,9 @@ def main() -> int:
     po_path = ROOT / "locale/zh_Hans/LC_MESSAGES/django.po"
     po = polib.pofile(str(po_path))
     missing = []
+    # Obsolete entries (#~, strings no longer in the code) are dropped, not translated.
+    for entry in po.obsolete_entries():
+        po.remove(entry)
     for entry in po:
         # A context (pgettext) is looked up as "context\x04msgid", gettext's own convention.
         key = f"{entry.msgctxt}\x04{entry.msgid}" if entry.msgctxt else entry.msgid
