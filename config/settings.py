@@ -127,6 +127,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # HTTP requests inside Django at once per web process, each on a long-lived thread with
 # its own database connection (core/handlers.py); more wait on the event loop.
 HTTP_THREADS = env.integer("HTTP_THREADS", 8)
+# Long jobs (core/jobs.py): work above this many rows (accounts issued, rows exported)
+# runs as a job with a progress bar instead of inside the request; a running job
+# silent for JOB_STALE_SECONDS is taken for lost (its worker died) and marked failed.
+JOB_INLINE_MAX = env.integer("JOB_INLINE_MAX", 2000)
+JOB_STALE_SECONDS = env.integer("JOB_STALE_SECONDS", 900)
 
 # --- Redis: cache (allauth rate limits), channel layer, Celery broker -------
 REDIS_URL = env.redis_url(VAR_DIR)
