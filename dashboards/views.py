@@ -31,13 +31,23 @@ def _support(request):
         raise PermissionDenied
 
 
+def may_see_read_rate(account) -> bool:
+    """Managers above school level: the read rate of their children."""
+    return scoping.is_manager(account) and account.unit.level != Level.SCHOOL
+
+
+def may_see_map(account) -> bool:
+    """The Ministry's managers: the map of China."""
+    return scoping.is_manager(account) and account.unit.level == Level.MINISTRY
+
+
 def _manager_above_school(request):
-    if request.user.unit.level == Level.SCHOOL:
+    if not may_see_read_rate(request.user):
         raise PermissionDenied
 
 
 def _ministry(request):
-    if request.user.unit.level != Level.MINISTRY:
+    if not may_see_map(request.user):
         raise PermissionDenied
 
 
@@ -70,8 +80,8 @@ def index(request):
         request,
         "dashboards/index.html",
         {
-            "read_rate": scoping.is_manager(user) and user.unit.level != Level.SCHOOL,
-            "ministry": scoping.is_manager(user) and user.unit.level == Level.MINISTRY,
+            "read_rate": may_see_read_rate(user),
+            "ministry": may_see_map(user),
         },
     )
 
